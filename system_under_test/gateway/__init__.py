@@ -1,0 +1,1 @@
+"""gateway: the public API (auth, rate limit, validation, composition); owns no data."""

@@ -1,0 +1,45 @@
+"""The last good facility list: fresh for a short time, then served stale while the
+facilities service cannot answer. Pure logic: the clock is passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    items: list[Any]
+    fetched_at: datetime
+    taken: float  # clock reading when stored
+
+
+class LastGoodCache:
+    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._snapshot: Snapshot | None = None
+        self._expired = False
+
+    def fresh(self) -> Snapshot | None:
+        """The stored list while it is younger than the TTL and not invalidated."""
+        snap = self._snapshot
+        if snap is None or self._expired or self._clock() - snap.taken >= self.ttl_s:
+            return None
+        return snap
+
+    def last_good(self) -> Snapshot | None:
+        """The stored list whatever its age: the fallback when the source is down."""
+        return self._snapshot
+
+    def store(self, items: list[Any], fetched_at: datetime) -> Snapshot:
+        self._snapshot = Snapshot(items=items, fetched_at=fetched_at, taken=self._clock())
+        self._expired = False
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        """After a write: the next read goes to the source, yet the old list stays as
+        the fallback, because a stale list beats none while the source is down."""
+        self._expired = True

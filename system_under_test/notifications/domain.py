@@ -1,0 +1,124 @@
+"""What message each event produces. No framework or I/O imports.
+
+The events carry everything a message needs, so notifications never calls another
+service: a booking event without an email is addressed to the user id, and the
+delivery channel resolves that address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+USER_CREATED = "user.created"
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_REJECTED = "booking.rejected"
+HANDLED_EVENTS = (USER_CREATED, BOOKING_CONFIRMED, BOOKING_CANCELLED, BOOKING_REJECTED)
+
+EMAIL = "email"
+
+
+class MalformedEvent(ValueError):
+    """The message is not an event this service can read (missing or invalid fields)."""
+
+
+class UnsupportedEvent(ValueError):
+    """A well-formed event of a type this service does not handle."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    event_id: str
+    event_type: str
+    user_id: uuid.UUID
+    booking_id: uuid.UUID | None
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+
+
+def _uuid(data: Mapping[str, Any], key: str) -> uuid.UUID:
+    value = data.get(key)
+    if value is None:
+        raise MalformedEvent(f"data.{key} is missing")
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise MalformedEvent(f"data.{key} {value!r} is not a UUID") from None
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _booking_summary(data: Mapping[str, Any]) -> str:
+    when = ""
+    if _text(data, "starts_at") and _text(data, "ends_at"):
+        when = f" from {data['starts_at']} to {data['ends_at']}"
+    where = f" at facility {data['facility_id']}" if _text(data, "facility_id") else ""
+    return f"booking {data['booking_id']}{where}{when}"
+
+
+def compose(event: Mapping[str, Any]) -> Message:
+    """The message an event asks for, or MalformedEvent / UnsupportedEvent."""
+    if not isinstance(event, Mapping):
+        raise MalformedEvent("an event is a JSON object")
+    event_id = event.get("event_id")
+    event_type = event.get("type")
+    data = event.get("data")
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise MalformedEvent("event_id is missing")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedEvent("type is missing")
+    if event_type not in HANDLED_EVENTS:
+        raise UnsupportedEvent(f"notifications does not handle {event_type!r}")
+    if not isinstance(data, Mapping):
+        raise MalformedEvent("data must be an object")
+
+    user_id = _uuid(data, "user_id")
+    if event_type == USER_CREATED:
+        email = _text(data, "email")
+        if email is None:
+            raise MalformedEvent("data.email is missing")
+        name = _text(data, "name") or "there"
+        return Message(
+            event_id=event_id,
+            event_type=event_type,
+            user_id=user_id,
+            booking_id=None,
+            channel=EMAIL,
+            recipient=email,
+            subject="Welcome to Funeral Manager",
+            body=f"Hello {name}, your account is ready.",
+        )
+
+    booking_id = _uuid(data, "booking_id")
+    summary = _booking_summary(data)
+    reason = _text(data, "reason")
+    because = f" ({reason.replace('_', ' ')})" if reason else ""
+    subject, body = {
+        BOOKING_CONFIRMED: ("Your booking is confirmed", f"Your {summary} is confirmed."),
+        BOOKING_CANCELLED: (
+            "Your booking was cancelled",
+            f"Your {summary} was cancelled{because}. Any payment taken is refunded.",
+        ),
+        BOOKING_REJECTED: (
+            "Your booking could not be made",
+            f"Your {summary} could not be made{because}. You have not been charged.",
+        ),
+    }[event_type]
+    return Message(
+        event_id=event_id,
+        event_type=event_type,
+        user_id=user_id,
+        booking_id=booking_id,
+        channel=EMAIL,
+        recipient=_text(data, "email") or f"user:{user_id}",
+        subject=subject,
+        body=body,
+    )

@@ -1,0 +1,1 @@
+"""users: family and staff accounts; publishes `user.created`."""
