@@ -1,0 +1,1 @@
+"""Bookings: the saga orchestrator of the booking suite."""
