@@ -1,0 +1,188 @@
+"""PostgreSQL access: database creation, Alembic migrations, transactions (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from psycopg import errors as pg_errors
+from psycopg import sql
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+_AFTER_COMMIT = "faultline_after_commit"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database server could not be reached within the start-up budget."""
+
+
+def libpq_dsn(url: str, dbname: str | None = None) -> str:
+    """A plain `postgresql://` DSN for psycopg from a SQLAlchemy URL."""
+    parsed = make_url(url)
+    if dbname is not None:
+        parsed = parsed.set(database=dbname)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the URL's database if it does not exist; True when it was created.
+
+    Connects to the server's `postgres` database; two processes racing to create the same
+    database is fine (the loser sees DuplicateDatabase).
+    """
+    name = make_url(url).database
+    if not name:
+        raise ValueError(f"database URL names no database: {url}")
+    with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except (pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
+            return False
+        return True
+
+
+def drop_database(url: str) -> None:
+    """Drop the URL's database, disconnecting its sessions first (tests and `faultline down`)."""
+    name = make_url(url).database
+    with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def run_migrations(url: str, migrations_dir: str | Path) -> None:
+    """Alembic upgrade to head (synchronous; psycopg serves both sync and async)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # Keep Alembic from reconfiguring logging when env.py reads a config file.
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+def on_commit(conn: AsyncConnection, callback: AfterCommit) -> None:
+    """Run `callback` once the transaction that `conn` is in has committed.
+
+    Only works for connections from `Database.transaction()`; used by the outbox to wake the
+    relay, and to publish directly after commit when the outbox is switched off.
+    """
+    hooks = conn.info.get(_AFTER_COMMIT)
+    if hooks is None:
+        raise RuntimeError("on_commit needs a connection from Database.transaction()")
+    hooks.append(callback)
+
+
+class Database:
+    """One service's database: `await start()`, then `transaction()` for each unit of work."""
+
+    def __init__(
+        self,
+        url: str,
+        metadata: MetaData,
+        migrations_dir: str | Path | None,
+        *,
+        pool_size: int = 5,
+        startup_timeout_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.metadata = metadata
+        self.migrations_dir = Path(migrations_dir) if migrations_dir else None
+        self.pool_size = pool_size
+        self.startup_timeout_s = startup_timeout_s
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("Database.start() has not been awaited")
+        return self._engine
+
+    async def start(self) -> None:
+        """Create the database if missing and migrate it, retrying while the server is away."""
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(self.startup_timeout_s),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            retry=retry_if_exception_type(psycopg.OperationalError),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await asyncio.to_thread(self._prepare)
+        except psycopg.OperationalError as exc:
+            safe = make_url(self.url).render_as_string(hide_password=True)
+            log.error(
+                "database unreachable after %.0fs at %s: %s", self.startup_timeout_s, safe, exc
+            )
+            raise DatabaseUnavailable(f"database unreachable at {safe}") from exc
+        self._engine = create_async_engine(
+            self.url,
+            pool_size=self.pool_size,
+            max_overflow=self.pool_size,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5},
+        )
+
+    def _prepare(self) -> None:
+        if ensure_database(self.url):
+            log.info("created database %s", make_url(self.url).database)
+        if self.migrations_dir is not None:
+            run_migrations(self.url, self.migrations_dir)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """`BEGIN … COMMIT` (rollback on error); after-commit hooks run once committed."""
+        hooks: list[AfterCommit] = []
+        async with self.engine.connect() as conn:
+            conn.info[_AFTER_COMMIT] = hooks
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                # info belongs to the pooled DBAPI connection: never leak hooks to its next user.
+                conn.info.pop(_AFTER_COMMIT, None)
+        for hook in hooks:
+            try:
+                result = hook()
+                if result is not None:
+                    await result
+            except Exception:
+                log.exception("after-commit hook failed")
+
+    async def ping(self, within_s: float = 2.0) -> bool:
+        """True when a trivial query answers within `within_s` seconds."""
+        if self._engine is None:
+            return False
+        try:
+            async with asyncio.timeout(within_s):
+                async with self._engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def stop(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None

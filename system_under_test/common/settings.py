@@ -1,0 +1,57 @@
+"""Service configuration from `SVC_` environment variables (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every service; subclass to change `name`/`port` or add fields."""
+
+    model_config = SettingsConfigDict(env_prefix="SVC_", extra="ignore")
+
+    name: str = "service"
+    port: int = 8080
+    # Empty means `faultline_<name>` on the local server (filled in after validation).
+    database_url: str = ""
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    namespace: str = "faultline"
+
+    users_url: str = "http://127.0.0.1:8081"
+    facilities_url: str = "http://127.0.0.1:8082"
+    payments_url: str = "http://127.0.0.1:8083"
+    bookings_url: str = "http://127.0.0.1:8084"
+
+    http_timeout_s: float = 2.0
+    retry_attempts: int = 3
+    retry_backoff_s: float = 0.05
+    breaker_threshold: int = 5
+    breaker_recovery_s: float = 5.0
+
+    # Resilience switches: the chaos layer turns one off to show that it matters.
+    breakers: bool = True
+    retries: bool = True
+    timeouts: bool = True
+    outbox: bool = True
+    consumer_dedupe: bool = True
+    compensation: bool = True
+
+    jwt_secret: str = "faultline-development-key-not-for-production"
+    log_level: str = "INFO"
+
+    saga_budget_s: float = 5.0
+    rate_limit_rps: float = 1000.0
+    max_body_bytes: int = 65536
+
+    db_startup_timeout_s: float = 30.0
+    consumer_max_attempts: int = 5
+    outbox_poll_s: float = 0.1
+
+    @model_validator(mode="after")
+    def _default_database(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"{DEFAULT_POSTGRES}/faultline_{self.name}"
+        return self

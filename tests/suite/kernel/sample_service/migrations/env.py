@@ -1,0 +1,3 @@
+from system_under_test.common.migrations import run_env
+
+run_env()
