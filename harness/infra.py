@@ -1,0 +1,145 @@
+"""The servers the stack needs but does not start: PostgreSQL and RabbitMQ.
+
+Reachability checks that fail with one actionable line, and the clean-up of what a run
+created on them (its databases, its exchanges and queues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import psycopg
+from psycopg import sql
+
+from harness.errors import UserError
+from harness.topology import Infrastructure
+
+CONNECT_TIMEOUT_S = 3.0
+_HOWTO = (
+    "set {env} to a reachable server, or start one with `docker compose up -d {svc}` "
+    "(or testcontainers where Docker exists)"
+)
+
+
+def libpq_url(url: str) -> str:
+    """`postgresql+psycopg://…` (SQLAlchemy spelling) → `postgresql://…` for psycopg."""
+    scheme, rest = url.split("://", 1) if "://" in url else ("postgresql", url)
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(libpq_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+def host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise UserError(f"invalid port in URL {url}") from None
+    return parts.hostname or "127.0.0.1", port
+
+
+def through(url: str, host: str, port: int, *, scheme: str | None = None, path: str | None = None):
+    """The same URL (credentials, vhost) with its address replaced, e.g. by a proxy's."""
+    parts = urlsplit(url)
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(
+        (
+            scheme or parts.scheme,
+            f"{auth}{host}:{port}",
+            parts.path if path is None else path,
+            parts.query,
+            "",
+        )
+    )
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion, also when called from code inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def check_postgres(server: Infrastructure, url: str) -> None:
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S) as conn:
+            conn.execute("SELECT 1")
+    except (psycopg.Error, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"PostgreSQL is not reachable at {url} ({reason}); "
+            + _HOWTO.format(env=server.env, svc="postgres")
+        ) from None
+
+
+def check_rabbitmq(server: Infrastructure, url: str) -> None:
+    async def probe() -> None:
+        conn = await asyncio.wait_for(aio_pika.connect(url), CONNECT_TIMEOUT_S)
+        await conn.close()
+
+    try:
+        _run(probe())
+    except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"RabbitMQ is not reachable at {url} ({reason}); "
+            + _HOWTO.format(env=server.env, svc="rabbitmq")
+        ) from None
+
+
+def drop_databases(url: str, names: Iterable[str]) -> None:
+    """Drop databases, disconnecting any session still attached (PostgreSQL 13+)."""
+    with psycopg.connect(
+        libpq_url(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+    ) as conn:
+        for name in names:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def existing_databases(url: str, prefix: str) -> list[str]:
+    with psycopg.connect(libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def broker_objects(namespace: str, consumers: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Exchange and queue names a run uses (docs/architecture.md, "Events")."""
+    exchanges = [f"{namespace}.events", f"{namespace}.dlx"]
+    queues: list[str] = []
+    for name in consumers:
+        queues += [f"{namespace}.{name}", f"{namespace}.{name}.dlq"]
+    return exchanges, queues
+
+
+def delete_broker_objects(url: str, exchanges: Iterable[str], queues: Iterable[str]) -> None:
+    async def purge() -> None:
+        conn = await asyncio.wait_for(aio_pika.connect(url), CONNECT_TIMEOUT_S)
+        async with conn:
+            # A failed delete closes the channel, so each name gets its own.
+            for name in queues:
+                channel = await conn.channel()
+                with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                    await channel.queue_delete(name)
+            for name in exchanges:
+                channel = await conn.channel()
+                with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                    await channel.exchange_delete(name)
+
+    _run(purge())
