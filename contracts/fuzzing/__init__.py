@@ -1,0 +1,1 @@
+"""OpenAPI fuzzing of every service with Schemathesis: config, custom checks, runner."""

@@ -1,0 +1,90 @@
+"""Private PostgreSQL databases and broker namespaces for one test or one command run.
+
+The servers are shared with other runs (and their leftovers), so everything created here
+carries a random name and is dropped again on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from harness.infra import broker_objects, delete_broker_objects, drop_databases
+
+POSTGRES_ENV = "FAULTLINE_POSTGRES_URL"
+RABBITMQ_ENV = "FAULTLINE_RABBITMQ_URL"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DEFAULT_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def unique_name(prefix: str = "fl_t") -> str:
+    return f"{prefix}_{secrets.token_hex(5)}"
+
+
+def postgres_server() -> str:
+    """Server URL without a database, in SQLAlchemy's psycopg spelling."""
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES).rstrip("/")
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0]
+    return f"postgresql+psycopg://{host}" if scheme.startswith("postgres") else url
+
+
+def rabbitmq_url() -> str:
+    return os.environ.get(RABBITMQ_ENV, DEFAULT_RABBITMQ)
+
+
+@dataclass
+class Sandbox:
+    """Names handed out to services; `close()` drops whatever was handed out."""
+
+    namespace: str = field(default_factory=unique_name)
+    databases: list[str] = field(default_factory=list)
+    consumers: list[str] = field(default_factory=list)
+
+    def database_url(self, service: str) -> str:
+        name = f"{self.namespace}_{service}"
+        self.databases.append(name)
+        return f"{postgres_server()}/{name}"
+
+    def settings(self, service: str) -> dict[str, str]:
+        """Keyword arguments for a service's settings class: own database, this namespace."""
+        return {
+            "name": service,
+            "database_url": self.database_url(service),
+            "amqp_url": rabbitmq_url(),
+            "namespace": self.namespace,
+            "log_level": "WARNING",
+        }
+
+    def service_env(self, service: str, **extra: str) -> dict[str, str]:
+        """`SVC_` settings giving `service` its own database and this sandbox's namespace."""
+        env = {
+            "SVC_NAME": service,
+            "SVC_DATABASE_URL": self.database_url(service),
+            "SVC_AMQP_URL": rabbitmq_url(),
+            "SVC_NAMESPACE": self.namespace,
+            "SVC_LOG_LEVEL": "WARNING",
+        }
+        env.update(extra)
+        return env
+
+    def close(self) -> None:
+        if self.databases:
+            drop_databases(postgres_server() + "/postgres", self.databases)
+        exchanges, queues = broker_objects(self.namespace, self.consumers)
+        # The broker may be away; then nothing was declared on it either.
+        with contextlib.suppress(Exception):
+            delete_broker_objects(rabbitmq_url(), exchanges, queues)
+
+
+@contextmanager
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox()
+    try:
+        yield box
+    finally:
+        box.close()
