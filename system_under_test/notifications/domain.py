@@ -19,6 +19,8 @@ BOOKING_REJECTED = "booking.rejected"
 HANDLED_EVENTS = (USER_CREATED, BOOKING_CONFIRMED, BOOKING_CANCELLED, BOOKING_REJECTED)
 
 EMAIL = "email"
+MAX_EVENT_ID_LENGTH = 64
+MAX_RECIPIENT_LENGTH = 320
 
 
 class MalformedEvent(ValueError):
@@ -56,6 +58,13 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _email(data: Mapping[str, Any]) -> str | None:
+    email = _text(data, "email")
+    if email is not None and len(email) > MAX_RECIPIENT_LENGTH:
+        raise MalformedEvent(f"data.email is longer than {MAX_RECIPIENT_LENGTH} characters")
+    return email
+
+
 def _booking_summary(data: Mapping[str, Any]) -> str:
     when = ""
     if _text(data, "starts_at") and _text(data, "ends_at"):
@@ -73,6 +82,8 @@ def compose(event: Mapping[str, Any]) -> Message:
     data = event.get("data")
     if not isinstance(event_id, str) or not event_id.strip():
         raise MalformedEvent("event_id is missing")
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise MalformedEvent(f"event_id is longer than {MAX_EVENT_ID_LENGTH} characters")
     if not isinstance(event_type, str) or not event_type:
         raise MalformedEvent("type is missing")
     if event_type not in HANDLED_EVENTS:
@@ -82,7 +93,7 @@ def compose(event: Mapping[str, Any]) -> Message:
 
     user_id = _uuid(data, "user_id")
     if event_type == USER_CREATED:
-        email = _text(data, "email")
+        email = _email(data)
         if email is None:
             raise MalformedEvent("data.email is missing")
         name = _text(data, "name") or "there"
@@ -118,7 +129,7 @@ def compose(event: Mapping[str, Any]) -> Message:
         user_id=user_id,
         booking_id=booking_id,
         channel=EMAIL,
-        recipient=_text(data, "email") or f"user:{user_id}",
+        recipient=_email(data) or f"user:{user_id}",
         subject=subject,
         body=body,
     )

@@ -82,3 +82,10 @@ def test_unknown_type_is_unsupported():
 def test_malformed_events_are_refused(ev):
     with pytest.raises(domain.MalformedEvent):
         domain.compose(ev)
+
+
+def test_overlong_ids_and_addresses_are_refused():
+    with pytest.raises(domain.MalformedEvent):
+        domain.compose({"event_id": "e" * 65, "type": "user.created", "data": {}})
+    with pytest.raises(domain.MalformedEvent):
+        domain.compose(event("user.created", user_id=str(USER), email="a" * 320 + "@b.c"))

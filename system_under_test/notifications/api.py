@@ -1,0 +1,52 @@
+"""HTTP routes of notifications (read-only: messages are sent from events)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from system_under_test.common.problems import problem_responses
+
+from .domain import HANDLED_EVENTS
+from .schemas import NotificationOut
+from .service import NotificationService
+
+router = APIRouter(tags=["notifications"])
+
+EventType = Literal[HANDLED_EVENTS]  # type: ignore[valid-type]
+
+
+@router.get(
+    "/notifications",
+    response_model=list[NotificationOut],
+    summary="Messages sent, oldest first",
+    responses=problem_responses(422),
+)
+async def list_notifications(
+    request: Request,
+    booking_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    event_type: EventType | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> list[NotificationOut]:
+    service = NotificationService(request.app.state.db)
+    sent = await service.find(
+        booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
+    )
+    return [
+        NotificationOut(
+            id=s.id,
+            event_id=s.message.event_id,
+            event_type=s.message.event_type,
+            user_id=s.message.user_id,
+            booking_id=s.message.booking_id,
+            channel=s.message.channel,
+            recipient=s.message.recipient,
+            subject=s.message.subject,
+            body=s.message.body,
+            sent_at=s.sent_at,
+        )
+        for s in sent
+    ]

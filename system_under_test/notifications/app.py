@@ -1,0 +1,36 @@
+"""`app`: notifications, as uvicorn runs it (`system_under_test.notifications.app:app`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from system_under_test.common.app import ServiceParts, create_app
+
+from .api import router
+from .consumer import consumer
+from .orm import metadata
+from .settings import NotificationsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    parts = ServiceParts(
+        metadata=metadata,
+        migrations_dir=MIGRATIONS,
+        routers=[router],
+        messaging=True,
+        consumers=[consumer],
+    )
+    return create_app(
+        settings,
+        parts,
+        title="notifications",
+        description="Messages sent for account and booking events, each event at most once.",
+    )
+
+
+app = build_app()

@@ -1,0 +1,80 @@
+"""Sent messages in PostgreSQL, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .domain import Message
+from .orm import notifications
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    id: uuid.UUID
+    message: Message
+    sent_at: datetime
+
+
+class NotificationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, message: Message, sent_at: datetime) -> SentMessage:
+        sent = SentMessage(id=uuid.uuid4(), message=message, sent_at=sent_at)
+        await self.conn.execute(
+            notifications.insert().values(
+                id=sent.id,
+                event_id=message.event_id,
+                event_type=message.event_type,
+                user_id=message.user_id,
+                booking_id=message.booking_id,
+                channel=message.channel,
+                recipient=message.recipient,
+                subject=message.subject,
+                body=message.body,
+                sent_at=sent_at,
+            )
+        )
+        return sent
+
+    async def find(
+        self,
+        *,
+        booking_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        event_type: str | None = None,
+        limit: int | None = None,
+    ) -> list[SentMessage]:
+        t = notifications
+        query = select(t).order_by(t.c.sent_at, t.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        if booking_id is not None:
+            query = query.where(t.c.booking_id == booking_id)
+        if user_id is not None:
+            query = query.where(t.c.user_id == user_id)
+        if event_type is not None:
+            query = query.where(t.c.event_type == event_type)
+        rows = (await self.conn.execute(query)).all()
+        return [
+            SentMessage(
+                id=row.id,
+                message=Message(
+                    event_id=row.event_id,
+                    event_type=row.event_type,
+                    user_id=row.user_id,
+                    booking_id=row.booking_id,
+                    channel=row.channel,
+                    recipient=row.recipient,
+                    subject=row.subject,
+                    body=row.body,
+                ),
+                sent_at=row.sent_at,
+            )
+            for row in rows
+        ]

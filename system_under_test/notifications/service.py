@@ -1,0 +1,70 @@
+"""Use cases of notifications: handle an event once, list what was sent."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter
+
+from system_under_test.common.db import Database
+from system_under_test.common.inbox import first_delivery
+
+from .domain import compose
+from .repository import NotificationRepository, SentMessage
+
+CONSUMER = "notifications"
+log = logging.getLogger(__name__)
+
+EVENTS_HANDLED = Counter(
+    "faultline_notifications_events_total",
+    "Events handled by notifications: sent a message, or skipped as a redelivery",
+    ["outcome"],
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NotificationService:
+    def __init__(
+        self, db: Database, *, dedupe: bool = True, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.db = db
+        self.dedupe = dedupe
+        self.clock = clock
+
+    async def handle(self, event: dict[str, Any]) -> SentMessage | None:
+        """Send the event's message unless this event was handled before (None then).
+
+        A malformed or unsupported event raises, so the broker retries it and finally
+        dead-letters it instead of letting it block the queue.
+        """
+        message = compose(event)
+        async with self.db.transaction() as conn:
+            # Same transaction as the send record: a crash in between leaves neither.
+            if not await first_delivery(conn, message.event_id, CONSUMER, dedupe=self.dedupe):
+                EVENTS_HANDLED.labels("duplicate").inc()
+                log.info("event %s already handled: skipped", message.event_id)
+                return None
+            sent = await NotificationRepository(conn).add(message, self.clock())
+        EVENTS_HANDLED.labels("sent").inc()
+        log.info("sent %s %s to %s", message.channel, message.event_type, message.recipient)
+        return sent
+
+    async def find(
+        self,
+        *,
+        booking_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        event_type: str | None = None,
+        limit: int | None = None,
+    ) -> list[SentMessage]:
+        async with self.db.transaction() as conn:
+            return await NotificationRepository(conn).find(
+                booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
+            )
