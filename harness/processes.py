@@ -1,0 +1,116 @@
+"""Child processes of a stack: start in their own session, signal, stop with a grace period.
+
+Each process leads its own session (and process group) so that `faultline up --detach` can
+exit while they keep running, a Ctrl-C on the terminal reaches only the supervisor (which
+then tears down in order), and a signal sent to a service reaches every process it spawned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+STOP_GRACE_S = 5.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel just handed out; free unless another process races for it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie child counts as gone)."""
+    try:
+        # WNOWAIT peeks without reaping, so the Popen that started it still gets the status.
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return False
+    except ChildProcessError:
+        pass  # not our child: fall back to the /proc state below
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        # A zombie (Z) or dead (X) process has exited; only its parent has not reaped it.
+        return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return True
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Signal the process group `pid` leads (falls back to the process alone)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    except PermissionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
+    """Wait until the processes have exited; return those still running at the deadline."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if alive(p)]
+    return left
+
+
+def terminate(pids: Sequence[int], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM every group, SIGKILL what still runs after `grace` seconds."""
+    for pid in pids:
+        signal_group(pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
+        signal_group(pid, signal.SIGTERM)
+    for pid in wait_gone(pids, grace):
+        signal_group(pid, signal.SIGKILL)
+    wait_gone(pids, 2.0)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
