@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .resilience import DownstreamError
@@ -120,6 +122,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             503, "Downstream unavailable", str(exc), headers={"Retry-After": retry_after}
         )
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return problem_response(
+            503, "Database unavailable", "try again shortly", headers={"Retry-After": "1"}
+        )
+
+    for db_error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(db_error, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -131,7 +142,8 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
 
     FastAPI documents errors as `application/json` and 422 as its own validation model; we
     answer `application/problem+json` with `Problem`, plus 400 (malformed JSON) and 413
-    (oversized body) on every route that takes a body. Schemathesis checks all of this.
+    (oversized body) on every route that takes a body, and 503 (a dependency is away) on
+    every route. Schemathesis checks all of this.
     """
     if app.openapi_schema:
         return app.openapi_schema
@@ -147,7 +159,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
-            extra = [400, 413] if "requestBody" in operation else []
+            extra = [400, 413, 503] if "requestBody" in operation else [503]
             for status in extra:
                 responses.setdefault(str(status), {"description": _TITLES[status]})
             for status, response in responses.items():

@@ -1,0 +1,1 @@
+"""facilities: chapels and halls, and the time slots reserved in them."""

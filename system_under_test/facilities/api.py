@@ -1,0 +1,151 @@
+"""HTTP routes of facilities (see docs/architecture.md, "Internal HTTP APIs")."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from system_under_test.common.problems import problem_responses
+
+from .domain import Reservation, Slot
+from .schemas import (
+    AvailabilityOut,
+    FacilityIn,
+    FacilityOut,
+    ReservationIn,
+    ReservationOut,
+    ReservedSlot,
+)
+from .service import FacilitiesService
+
+router = APIRouter()
+
+
+def get_service(request: Request) -> FacilitiesService:
+    return FacilitiesService(request.app.state.db)
+
+
+def _out(reservation: Reservation) -> ReservationOut:
+    assert reservation.slot is not None and reservation.facility_id is not None
+    return ReservationOut(
+        booking_id=reservation.booking_id,
+        facility_id=reservation.facility_id,
+        starts_at=reservation.slot.starts_at,
+        ends_at=reservation.slot.ends_at,
+        status=reservation.status.value,
+    )
+
+
+@router.post("/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
+async def create_facility(
+    body: FacilityIn, service: FacilitiesService = Depends(get_service)
+) -> FacilityOut:
+    facility = await service.create_facility(body.name, body.capacity)
+    return FacilityOut(id=facility.id, name=facility.name, capacity=facility.capacity)
+
+
+@router.get("/facilities", response_model=list[FacilityOut], tags=["facilities"])
+async def list_facilities(
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    service: FacilitiesService = Depends(get_service),
+) -> list[FacilityOut]:
+    found = await service.list_facilities(limit, offset)
+    return [FacilityOut(id=f.id, name=f.name, capacity=f.capacity) for f in found]
+
+
+@router.get(
+    "/facilities/{facility_id}",
+    response_model=FacilityOut,
+    responses=problem_responses(404),
+    tags=["facilities"],
+)
+async def get_facility(
+    facility_id: UUID, service: FacilitiesService = Depends(get_service)
+) -> FacilityOut:
+    facility = await service.get_facility(facility_id)
+    return FacilityOut(id=facility.id, name=facility.name, capacity=facility.capacity)
+
+
+@router.get(
+    "/facilities/{facility_id}/availability",
+    response_model=AvailabilityOut,
+    responses=problem_responses(404),
+    tags=["facilities"],
+)
+async def availability(
+    facility_id: UUID,
+    day: date = Query(
+        alias="date", ge=date(1900, 1, 1), le=date(8999, 12, 31), description="UTC day"
+    ),
+    service: FacilitiesService = Depends(get_service),
+) -> AvailabilityOut:
+    reserved = await service.availability(facility_id, day)
+    return AvailabilityOut(
+        facility_id=facility_id,
+        date=day,
+        reserved=[
+            ReservedSlot(
+                booking_id=r.booking_id, starts_at=r.slot.starts_at, ends_at=r.slot.ends_at
+            )
+            for r in reserved
+            if r.slot is not None
+        ],
+    )
+
+
+@router.put(
+    "/reservations/{booking_id}",
+    status_code=201,
+    response_model=ReservationOut,
+    responses={
+        200: {"model": ReservationOut, "description": "the same booking again (idempotent)"},
+        **problem_responses(404, 409),
+    },
+    tags=["reservations"],
+)
+async def reserve(
+    booking_id: UUID,
+    body: ReservationIn,
+    response: Response,
+    service: FacilitiesService = Depends(get_service),
+) -> ReservationOut:
+    """Hold the slot for the booking: 201 new, 200 the same request again, 409 taken."""
+    result = await service.reserve(booking_id, body.facility_id, Slot(body.starts_at, body.ends_at))
+    if not result.created:
+        response.status_code = 200
+    return _out(result.reservation)
+
+
+@router.delete("/reservations/{booking_id}", status_code=204, tags=["reservations"])
+async def release(booking_id: UUID, service: FacilitiesService = Depends(get_service)) -> Response:
+    """Free the slot; idempotent, also for a booking never reserved."""
+    await service.release(booking_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/reservations/{booking_id}/confirm",
+    response_model=ReservationOut,
+    responses=problem_responses(404, 409),
+    tags=["reservations"],
+)
+async def confirm(
+    booking_id: UUID, service: FacilitiesService = Depends(get_service)
+) -> ReservationOut:
+    """held → confirmed (idempotent); 409 when the reservation was released."""
+    return _out(await service.confirm(booking_id))
+
+
+@router.get(
+    "/reservations/{booking_id}",
+    response_model=ReservationOut,
+    responses=problem_responses(404),
+    tags=["reservations"],
+)
+async def get_reservation(
+    booking_id: UUID, service: FacilitiesService = Depends(get_service)
+) -> ReservationOut:
+    return _out(await service.get_reservation(booking_id))
