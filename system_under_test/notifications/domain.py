@@ -55,7 +55,17 @@ def _uuid(data: Mapping[str, Any], key: str) -> uuid.UUID:
 
 def _text(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
-    return value.strip() or None if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    _storable(value, f"data.{key}")
+    return value.strip() or None
+
+
+def _storable(value: str, field: str) -> None:
+    # The database refuses NUL and the driver lone surrogates: such an event can never be
+    # recorded, so it is refused here rather than failing in the database on every retry.
+    if any(ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise MalformedEvent(f"{field} contains characters that cannot be stored")
 
 
 def _email(data: Mapping[str, Any]) -> str | None:
@@ -84,6 +94,7 @@ def compose(event: Mapping[str, Any]) -> Message:
         raise MalformedEvent("event_id is missing")
     if len(event_id) > MAX_EVENT_ID_LENGTH:
         raise MalformedEvent(f"event_id is longer than {MAX_EVENT_ID_LENGTH} characters")
+    _storable(event_id, "event_id")
     if not isinstance(event_type, str) or not event_type:
         raise MalformedEvent("type is missing")
     if event_type not in HANDLED_EVENTS:

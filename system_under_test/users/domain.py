@@ -42,8 +42,16 @@ class User:
     created_at: datetime
 
 
+def _printable(raw: str, field: str) -> None:
+    # PostgreSQL refuses NUL and the driver cannot encode lone surrogates: refusing them
+    # here turns what would be a server error into a clear 422.
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
+        raise InvalidUser(f"{field} must not contain control characters or lone surrogates")
+
+
 def normalise_email(raw: str) -> str:
     """Trimmed and lower-cased, so that the uniqueness rule ignores case."""
+    _printable(raw.strip(), "email")
     email = raw.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
         raise InvalidUser(f"{raw!r} is not an email address")
@@ -52,6 +60,7 @@ def normalise_email(raw: str) -> str:
 
 def normalise_name(raw: str) -> str:
     name = " ".join(raw.split())
+    _printable(name, "name")
     if not name:
         raise InvalidUser("name must not be empty")
     if len(name) > MAX_NAME_LENGTH:

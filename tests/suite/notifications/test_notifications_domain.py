@@ -89,3 +89,8 @@ def test_overlong_ids_and_addresses_are_refused():
         domain.compose({"event_id": "e" * 65, "type": "user.created", "data": {}})
     with pytest.raises(domain.MalformedEvent):
         domain.compose(event("user.created", user_id=str(USER), email="a" * 320 + "@b.c"))
+
+
+def test_text_that_cannot_be_stored_is_refused():
+    with pytest.raises(domain.MalformedEvent):
+        domain.compose(event("user.created", user_id=str(USER), email="a@b.c", name="A\x00n"))

@@ -25,6 +25,14 @@ def test_register_rejects_what_cannot_be_an_address(email):
         domain.register(email, "Ann", NOW)
 
 
+@pytest.mark.parametrize("email", ["a\x00b@example.com", "a\ud800@example.com"])
+def test_register_rejects_what_the_database_cannot_store(email):
+    with pytest.raises(domain.InvalidUser):
+        domain.register(email, "Ann", NOW)
+    with pytest.raises(domain.InvalidUser):
+        domain.register("ann@example.com", email, NOW)
+
+
 @pytest.mark.parametrize("name", ["", "   ", "x" * 201])
 def test_register_rejects_empty_or_overlong_name(name):
     with pytest.raises(domain.InvalidUser):
