@@ -1,0 +1,1 @@
+"""payments: charges and refunds, idempotent by booking id."""

@@ -1,0 +1,66 @@
+"""HTTP routes of payments (see docs/architecture.md, "Internal HTTP APIs")."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from system_under_test.common.problems import problem_responses
+
+from .domain import Charge
+from .schemas import ChargeIn, ChargeOut, RefundOut
+from .service import PaymentsService
+
+router = APIRouter(tags=["charges"])
+
+
+def get_service(request: Request) -> PaymentsService:
+    return PaymentsService(request.app.state.db)
+
+
+def _out(charge: Charge) -> ChargeOut:
+    return ChargeOut(
+        id=charge.id,
+        booking_id=charge.booking_id,
+        amount_cents=charge.amount_cents,
+        payment_method=charge.payment_method,
+        status=charge.status.value,
+        decline_code=charge.decline_code,
+    )
+
+
+@router.put(
+    "/charges/{booking_id}",
+    status_code=201,
+    response_model=ChargeOut,
+    responses={
+        200: {"model": ChargeOut, "description": "the booking was already charged (replay)"},
+        **problem_responses(402, 409),
+    },
+)
+async def charge(
+    booking_id: UUID,
+    body: ChargeIn,
+    response: Response,
+    service: PaymentsService = Depends(get_service),
+) -> ChargeOut:
+    """Charge the booking once: 201 captured, 200 replay, 402 declined, 409 refunded/voided."""
+    result = await service.charge(booking_id, body.amount_cents, body.payment_method)
+    if not result.created:
+        response.status_code = 200
+    return _out(result.charge)
+
+
+@router.post("/charges/{booking_id}/refund", response_model=RefundOut)
+async def refund(booking_id: UUID, service: PaymentsService = Depends(get_service)) -> RefundOut:
+    """Refund what was captured, or void the booking when nothing was (idempotent)."""
+    refunded = await service.refund(booking_id)
+    return RefundOut(booking_id=booking_id, status=refunded.status.value)
+
+
+@router.get("/charges/{booking_id}", response_model=ChargeOut, responses=problem_responses(404))
+async def get_charge(
+    booking_id: UUID, service: PaymentsService = Depends(get_service)
+) -> ChargeOut:
+    return _out(await service.get(booking_id))

@@ -1,0 +1,78 @@
+"""Database adapter: charges and their attempts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .domain import Charge, Status
+from .orm import charge_attempts, charges
+
+
+def _charge(row: Row) -> Charge:
+    return Charge(
+        id=row.id,
+        booking_id=row.booking_id,
+        amount_cents=row.amount_cents,
+        payment_method=row.payment_method,
+        status=Status(row.status),
+        decline_code=row.decline_code,
+    )
+
+
+class PaymentsRepository:
+    """Works inside the caller's transaction (`conn` from `Database.transaction()`)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock_booking(self, booking_id: UUID) -> None:
+        """Serialise charge and refund of one booking until the transaction ends."""
+        await self.conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"charge:{booking_id}"},
+        )
+
+    async def get(self, booking_id: UUID) -> Charge | None:
+        row = (
+            await self.conn.execute(select(charges).where(charges.c.booking_id == booking_id))
+        ).first()
+        return _charge(row) if row else None
+
+    async def save(self, charge: Charge) -> None:
+        values = {
+            "id": charge.id,
+            "amount_cents": charge.amount_cents,
+            "payment_method": charge.payment_method,
+            "status": charge.status.value,
+            "decline_code": charge.decline_code,
+        }
+        stmt = insert(charges).values(booking_id=charge.booking_id, **values)
+        await self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[charges.c.booking_id], set_={**values, "updated_at": func.now()}
+            )
+        )
+
+    async def record_attempt(self, charge: Charge) -> None:
+        await self.conn.execute(
+            charge_attempts.insert().values(
+                booking_id=charge.booking_id,
+                amount_cents=charge.amount_cents,
+                payment_method=charge.payment_method,
+                outcome=charge.status.value,
+                decline_code=charge.decline_code,
+            )
+        )
+
+    async def attempts(self, booking_id: UUID) -> list[str]:
+        """Outcomes of the booking's attempts, oldest first."""
+        rows = await self.conn.execute(
+            select(charge_attempts.c.outcome)
+            .where(charge_attempts.c.booking_id == booking_id)
+            .order_by(charge_attempts.c.id)
+        )
+        return list(rows.scalars())
