@@ -6,19 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+from system_under_test.common.fields import Name, Timestamp
+
+# One "@" and a dotted domain; no spaces or control characters anywhere.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$"
 MAX_AMOUNT_CENTS = 100_000_000
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details: the body of every error answer."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
 
 
 class Token(BaseModel):
@@ -29,7 +23,7 @@ class Token(BaseModel):
 
 class UserIn(BaseModel):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["ann@example.com"])
-    name: str = Field(min_length=1, max_length=200, examples=["Ann Smith"])
+    name: Name = Field(examples=["Ann Smith"])
 
 
 class User(BaseModel):
@@ -40,7 +34,7 @@ class User(BaseModel):
 
 
 class FacilityIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["Chapel of Rest"])
+    name: Name = Field(examples=["Chapel of Rest"])
     capacity: int = Field(ge=1, le=100_000, examples=[80])
 
 
@@ -73,8 +67,8 @@ class Availability(BaseModel):
 class BookingIn(BaseModel):
     user_id: uuid.UUID
     facility_id: uuid.UUID
-    starts_at: AwareDatetime = Field(examples=["2030-05-01T10:00:00+00:00"])
-    ends_at: AwareDatetime = Field(examples=["2030-05-01T12:00:00+00:00"])
+    starts_at: Timestamp = Field(examples=["2030-05-01T10:00:00+00:00"])
+    ends_at: Timestamp = Field(examples=["2030-05-01T12:00:00+00:00"])
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: str = Field(
         min_length=4,
@@ -109,6 +103,6 @@ class Payment(BaseModel):
 
 class BookingDetails(BaseModel):
     booking: Booking
-    facility: Facility
-    user: User
+    facility: Facility | None = Field(description="null when the facility no longer exists")
+    user: User | None = Field(description="null when the user no longer exists")
     payment: Payment | None = Field(description="null when no charge exists for the booking")

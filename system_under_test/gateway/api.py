@@ -1,0 +1,314 @@
+"""The public API: `/api/...` routes, each a thin relay to the service that owns the data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from prometheus_client import Counter
+
+from system_under_test.common.problems import ProblemError, problem_responses
+from system_under_test.common.resilience import DownstreamError
+
+from . import tokens
+from .auth import rate_limit, require_token
+from .clients import body_of
+from .schemas import (
+    Availability,
+    Booking,
+    BookingDetails,
+    BookingIn,
+    Facility,
+    FacilityIn,
+    FacilityList,
+    Token,
+    User,
+    UserIn,
+)
+from .state import GatewayState, gateway_state
+
+# The facilities service's page maximum; the public list is one page, cached whole.
+FACILITY_LIST_LIMIT = 500
+STALE_WARNING = '110 - "Response is Stale"'
+STALE_RESPONSES = Counter(
+    "faultline_gateway_stale_responses_total",
+    "Facility lists served from the last good copy because facilities did not answer",
+)
+
+public = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["auth"])
+api = APIRouter(prefix="/api", dependencies=[Depends(rate_limit), Depends(require_token)])
+
+State = Annotated[GatewayState, Depends(gateway_state)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="the same key returns the same booking; retry with it after a timeout",
+    ),
+]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    # Every /api route can be rate limited; every guarded one can be refused a token.
+    return problem_responses(*sorted({429, *statuses}))
+
+
+def _relay(response: httpx.Response) -> JSONResponse:
+    return JSONResponse(body_of(response), status_code=response.status_code)
+
+
+@public.post(
+    "/auth/token",
+    response_model=Token,
+    summary="Obtain a bearer token (demo account: demo / demo)",
+    responses=_errors(401, 422),
+)
+async def issue_token(state: State, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    if not tokens.check_credentials(form.username, form.password):
+        raise ProblemError(
+            401, detail="unknown username or wrong password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    ttl = state.settings.token_ttl_s
+    return Token(
+        access_token=tokens.issue(form.username, state.settings.jwt_secret, ttl),
+        expires_in=ttl,
+    )
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@api.post(
+    "/users",
+    status_code=201,
+    response_model=User,
+    tags=["users"],
+    responses=_errors(401, 409, 422, 503),
+)
+async def create_user(body: UserIn, state: State) -> JSONResponse:
+    # Not idempotent (no key to deduplicate by), so never retried.
+    users = state.downstreams["users"]
+    return _relay(await users.request("POST", "/users", idempotent=False, json=body.model_dump()))
+
+
+@api.get(
+    "/users/{user_id}", response_model=User, tags=["users"], responses=_errors(401, 404, 422, 503)
+)
+async def get_user(user_id: uuid.UUID, state: State) -> JSONResponse:
+    return _relay(
+        await state.downstreams["users"].request("GET", f"/users/{user_id}", idempotent=True)
+    )
+
+
+# --- facilities --------------------------------------------------------------------------
+
+
+@api.post(
+    "/facilities",
+    status_code=201,
+    response_model=Facility,
+    tags=["facilities"],
+    responses=_errors(401, 409, 422, 503),
+)
+async def create_facility(body: FacilityIn, state: State) -> JSONResponse:
+    facilities = state.downstreams["facilities"]
+    response = await facilities.request(
+        "POST", "/facilities", idempotent=False, json=body.model_dump()
+    )
+    if response.status_code < 400:
+        state.facilities_cache.invalidate()
+    return _relay(response)
+
+
+def _items(body: Any) -> list[Any]:
+    items = body.get("items") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise ProblemError(503, "Downstream unavailable", "facilities: unexpected list format")
+    return items
+
+
+@api.get(
+    "/facilities",
+    response_model=FacilityList,
+    tags=["facilities"],
+    responses={
+        200: {
+            "description": "The facility list; `stale` while facilities is unreachable",
+            "headers": {
+                "Warning": {
+                    "description": f"`{STALE_WARNING}` when the list is the last good copy",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **_errors(401, 503),
+    },
+)
+async def list_facilities(state: State) -> JSONResponse:
+    cache = state.facilities_cache
+    snapshot = cache.fresh()
+    if snapshot is None:
+        try:
+            response = await state.downstreams["facilities"].request(
+                "GET", "/facilities", idempotent=True, params={"limit": FACILITY_LIST_LIMIT}
+            )
+        except DownstreamError:
+            snapshot = cache.last_good()
+            if snapshot is None:
+                raise
+            STALE_RESPONSES.inc()
+            body = {"items": snapshot.items, "stale": True, "fetched_at": snapshot.fetched_at}
+            return JSONResponse(jsonable_encoder(body), headers={"Warning": STALE_WARNING})
+        snapshot = cache.store(_items(body_of(response)), datetime.now(UTC))
+    body = {"items": snapshot.items, "stale": False, "fetched_at": snapshot.fetched_at}
+    return JSONResponse(jsonable_encoder(body))
+
+
+@api.get(
+    "/facilities/{facility_id}",
+    response_model=Facility,
+    tags=["facilities"],
+    responses=_errors(401, 404, 422, 503),
+)
+async def get_facility(facility_id: uuid.UUID, state: State) -> JSONResponse:
+    facilities = state.downstreams["facilities"]
+    return _relay(await facilities.request("GET", f"/facilities/{facility_id}", idempotent=True))
+
+
+@api.get(
+    "/facilities/{facility_id}/availability",
+    response_model=Availability,
+    tags=["facilities"],
+    responses=_errors(401, 404, 422, 503),
+)
+async def get_availability(
+    facility_id: uuid.UUID,
+    state: State,
+    day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")],
+) -> JSONResponse:
+    facilities = state.downstreams["facilities"]
+    response = await facilities.request(
+        "GET",
+        f"/facilities/{facility_id}/availability",
+        idempotent=True,
+        params={"date": day.isoformat()},
+    )
+    return _relay(response)
+
+
+# --- bookings ----------------------------------------------------------------------------
+
+
+async def _gather(*calls: Any) -> list[httpx.Response]:
+    # All calls run to completion, so no task is left behind when one fails.
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
+
+
+@api.post(
+    "/bookings",
+    status_code=201,
+    response_model=Booking,
+    tags=["bookings"],
+    responses={
+        201: {"description": "The booking reached its outcome (confirmed, rejected, cancelled)"},
+        202: {
+            "description": "Accepted, still pending: poll GET /api/bookings/{id}",
+            "model": Booking,
+        },
+        **_errors(401, 409, 422, 503),
+    },
+)
+async def create_booking(
+    body: BookingIn, idempotency_key: IdempotencyKey, state: State
+) -> JSONResponse:
+    ds = state.downstreams
+    user, facility = await _gather(
+        ds["users"].request("GET", f"/users/{body.user_id}", idempotent=True),
+        ds["facilities"].request("GET", f"/facilities/{body.facility_id}", idempotent=True),
+    )
+    for field, response in (("user_id", user), ("facility_id", facility)):
+        if response.status_code == 404:
+            raise ProblemError(422, detail=f"{field}: no such {field.removesuffix('_id')}")
+        body_of(response)
+    # Retried safely: bookings deduplicates by the Idempotency-Key we forward.
+    response = await ds["bookings"].request(
+        "POST",
+        "/bookings",
+        idempotent=True,
+        json=body.model_dump(mode="json"),
+        headers={"Idempotency-Key": idempotency_key},
+    )
+    return _relay(response)
+
+
+@api.get(
+    "/bookings/{booking_id}",
+    response_model=Booking,
+    tags=["bookings"],
+    responses=_errors(401, 404, 422, 503),
+)
+async def get_booking(booking_id: uuid.UUID, state: State) -> JSONResponse:
+    bookings = state.downstreams["bookings"]
+    return _relay(await bookings.request("GET", f"/bookings/{booking_id}", idempotent=True))
+
+
+@api.post(
+    "/bookings/{booking_id}/cancel",
+    response_model=Booking,
+    tags=["bookings"],
+    responses={
+        202: {
+            "description": "Cancellation under way: poll GET /api/bookings/{id}",
+            "model": Booking,
+        },
+        **_errors(401, 404, 409, 422, 503),
+    },
+)
+async def cancel_booking(booking_id: uuid.UUID, state: State) -> JSONResponse:
+    bookings = state.downstreams["bookings"]
+    return _relay(
+        await bookings.request("POST", f"/bookings/{booking_id}/cancel", idempotent=False)
+    )
+
+
+def _optional(response: httpx.Response) -> Any:
+    return None if response.status_code == 404 else body_of(response)
+
+
+@api.get(
+    "/bookings/{booking_id}/details",
+    response_model=BookingDetails,
+    tags=["bookings"],
+    responses=_errors(401, 404, 422, 503),
+)
+async def get_booking_details(booking_id: uuid.UUID, state: State) -> JSONResponse:
+    ds = state.downstreams
+    booking = body_of(
+        await ds["bookings"].request("GET", f"/bookings/{booking_id}", idempotent=True)
+    )
+    facility, user, payment = await _gather(
+        ds["facilities"].request("GET", f"/facilities/{booking['facility_id']}", idempotent=True),
+        ds["users"].request("GET", f"/users/{booking['user_id']}", idempotent=True),
+        ds["payments"].request("GET", f"/charges/{booking_id}", idempotent=True),
+    )
+    return JSONResponse(
+        {
+            "booking": booking,
+            "facility": _optional(facility),
+            "user": _optional(user),
+            "payment": _optional(payment),
+        }
+    )

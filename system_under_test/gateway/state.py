@@ -1,0 +1,34 @@
+"""What the gateway keeps between requests (it has no database): downstream clients,
+rate-limit buckets and the last good facility list."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from system_under_test.common.resilience import Downstream
+
+from .cache import LastGoodCache
+from .ratelimit import RateLimiter
+from .settings import GatewaySettings
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    downstreams: Mapping[str, Downstream]
+    limiter: RateLimiter = field(init=False)
+    facilities_cache: LastGoodCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        burst = s.rate_limit_burst or max(1.0, 2 * s.rate_limit_rps)
+        self.limiter = RateLimiter(rate=s.rate_limit_rps, burst=burst, clock=time.monotonic)
+        self.facilities_cache = LastGoodCache(s.facilities_cache_ttl_s, clock=time.monotonic)
+
+
+def gateway_state(request: Request) -> GatewayState:
+    return request.app.state.gateway

@@ -1,0 +1,176 @@
+"""The gateway's own answers: tokens, 401 without one, rate limit, bad input, open routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import app_client
+
+from system_under_test.gateway import tokens
+from system_under_test.gateway.app import build_app
+
+from .stubs import SECRET, auth_header, gateway_settings
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def gateway():
+    async with app_client(build_app(gateway_settings())) as client:
+        yield client
+
+
+def valid_booking(**overrides):
+    body = {
+        "user_id": str(uuid.uuid4()),
+        "facility_id": str(uuid.uuid4()),
+        "starts_at": "2030-05-01T10:00:00+00:00",
+        "ends_at": "2030-05-01T12:00:00+00:00",
+        "amount_cents": 25000,
+        "payment_method": "pm_card_visa",
+    }
+    return {**body, **overrides}
+
+
+async def test_demo_credentials_get_a_token_that_opens_the_api(gateway):
+    response = await gateway.post("/api/auth/token", data={"username": "demo", "password": "demo"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert tokens.subject_of(body["access_token"], SECRET) == "demo"
+    assert body["expires_in"] > 0
+
+
+@pytest.mark.parametrize(
+    "form", [{"username": "demo", "password": "wrong"}, {"username": "root", "password": "demo"}]
+)
+async def test_bad_credentials_are_401_problem(gateway, form):
+    response = await gateway.post("/api/auth/token", data=form)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == 401
+
+
+async def test_token_form_without_fields_is_422(gateway):
+    response = await gateway.post("/api/auth/token", data={"username": "demo"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/users/{uuid.uuid4()}"),
+        ("POST", "/api/users"),
+        ("GET", "/api/facilities"),
+        ("POST", "/api/bookings"),
+        ("GET", f"/api/bookings/{uuid.uuid4()}/details"),
+        ("POST", f"/api/bookings/{uuid.uuid4()}/cancel"),
+    ],
+)
+async def test_every_api_route_needs_a_bearer_token(gateway, method, path):
+    response = await gateway.request(method, path, json={})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        tokens.issue("demo", "a-different-signing-key-of-32-bytes", 300),
+        tokens.issue("demo", SECRET, 60, now=datetime.now(UTC) - timedelta(hours=1)),
+    ],
+    ids=["garbage", "foreign-signature", "expired"],
+)
+async def test_invalid_tokens_are_401(gateway, token):
+    response = await gateway.get(
+        f"/api/users/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_health_metrics_and_openapi_are_open(gateway):
+    assert (await gateway.get("/health")).json() == {"status": "ok"}
+    assert (await gateway.get("/metrics")).status_code == 200
+    schema = (await gateway.get("/openapi.json")).json()
+    assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
+    assert "/api/bookings/{booking_id}/details" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"user_id": "42"},
+        {"facility_id": "not-a-uuid"},
+        {"amount_cents": -100},
+        {"amount_cents": 0},
+        {"starts_at": "2030-05-01T10:00:00"},
+        {"ends_at": "2030-05-01T09:00:00+00:00"},
+        {"starts_at": "soon"},
+        {"payment_method": ""},
+    ],
+)
+async def test_bad_booking_bodies_are_422_before_any_downstream_call(gateway, overrides):
+    # Downstreams point at closed ports: reaching them would answer 503, not 422.
+    response = await gateway.post(
+        "/api/bookings",
+        json=valid_booking(**overrides),
+        headers={**auth_header(), "Idempotency-Key": "k1"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_booking_without_idempotency_key_is_422(gateway):
+    response = await gateway.post("/api/bookings", json=valid_booking(), headers=auth_header())
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["detail"]
+
+
+async def test_malformed_json_is_400(gateway):
+    response = await gateway.post(
+        "/api/users",
+        content=b'{"email": "a@b.c", ',
+        headers={**auth_header(), "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_oversized_body_is_413(gateway):
+    response = await gateway.post(
+        "/api/users",
+        json={"email": "a@b.c", "name": "x" * 100_000},
+        headers=auth_header(),
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_ids_that_are_not_ids_are_422(gateway):
+    for path in ("/api/users/42", "/api/facilities/x", "/api/bookings/1/details"):
+        response = await gateway.get(path, headers=auth_header())
+        assert response.status_code == 422, path
+
+
+async def test_rate_limit_answers_429_with_retry_after():
+    settings = gateway_settings(rate_limit_rps=0.5, rate_limit_burst=2)
+    async with app_client(build_app(settings)) as gateway:
+        headers = auth_header()
+        statuses = [
+            (await gateway.get("/api/users/42", headers=headers)).status_code for _ in range(3)
+        ]
+        assert statuses == [422, 422, 429]
+        limited = await gateway.get("/api/users/42", headers=headers)
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == PROBLEM
+        assert int(limited.headers["retry-after"]) >= 1
+        # Another subject has its own bucket.
+        other = {"Authorization": f"Bearer {tokens.issue('someone', SECRET, 300)}"}
+        assert (await gateway.get("/api/users/42", headers=other)).status_code == 422
