@@ -97,8 +97,8 @@ class Payment(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     booking_id: uuid.UUID
-    amount_cents: int
-    status: str
+    amount_cents: int | None = Field(description="null when a refund voided the booking first")
+    status: Literal["captured", "declined", "refunded", "voided"]
 
 
 class BookingDetails(BaseModel):
