@@ -1,0 +1,141 @@
+"""A small synchronous client of Toxiproxy's HTTP API, for a real server or the embedded one."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from chaos.toxiproxy.api import IDENTITY_HEADER
+from chaos.toxiproxy.toxics import HTTP_TOXIC_TYPES
+
+EXTENSION_TOXIC_TYPES = HTTP_TOXIC_TYPES
+
+
+class ToxiproxyError(Exception):
+    """The server refused a call; `status` and `message` are what it answered."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(f"{message} (HTTP {status})" if status else message)
+        self.message = message
+        self.status = status
+
+
+class ToxiproxyClient:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._embedded: bool | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ToxiproxyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- plumbing ----------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ToxiproxyError(f"Toxiproxy at {self.url} is unreachable: {exc}", 0) from exc
+        if resp.status_code >= 400:
+            try:
+                message = str(resp.json()["error"])
+            except (ValueError, KeyError, TypeError):
+                message = resp.text.strip() or resp.reason_phrase
+            raise ToxiproxyError(message, resp.status_code)
+        return resp
+
+    @staticmethod
+    def _path(name: str) -> str:
+        return quote(name, safe="")
+
+    # ---- server ------------------------------------------------------------------------
+    def version(self) -> str:
+        resp = self._call("GET", "/version")
+        self._embedded = IDENTITY_HEADER.lower() in resp.headers
+        return str(resp.json()["version"])
+
+    def is_embedded(self) -> bool:
+        """True for faultline's server (it sends a header a real Toxiproxy never does)."""
+        if self._embedded is None:
+            self.version()
+        return bool(self._embedded)
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    # ---- proxies -----------------------------------------------------------------------
+    def proxies(self) -> dict[str, dict[str, Any]]:
+        return dict(self._call("GET", "/proxies").json())
+
+    def proxy(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/proxies/{self._path(name)}").json())
+
+    def create_proxy(
+        self, name: str, listen: str, upstream: str, enabled: bool = True
+    ) -> dict[str, Any]:
+        body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+        return dict(self._call("POST", "/proxies", body).json())
+
+    def populate(self, proxies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(self._call("POST", "/populate", proxies).json()["proxies"])
+
+    def update_proxy(self, name: str, **fields: Any) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"/proxies/{self._path(name)}", fields).json())
+
+    def delete_proxy(self, name: str) -> None:
+        self._call("DELETE", f"/proxies/{self._path(name)}")
+
+    # ---- toxics ------------------------------------------------------------------------
+    def toxics(self, proxy: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/proxies/{self._path(proxy)}/toxics").json())
+
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        attributes: dict[str, Any] | None = None,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        if type in EXTENSION_TOXIC_TYPES:
+            stream = "upstream"
+            if not self.is_embedded():
+                raise ToxiproxyError(
+                    f"toxic type {type!r} is a faultline extension and needs faultline's "
+                    f"embedded Toxiproxy server; {self.url} is a real Toxiproxy "
+                    "(unset TOXIPROXY_URL to use the embedded one)",
+                    0,
+                )
+        body: dict[str, Any] = {
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes or {},
+        }
+        if name is not None:
+            body["name"] = name
+        return dict(self._call("POST", f"/proxies/{self._path(proxy)}/toxics", body).json())
+
+    def update_toxic(
+        self,
+        proxy: str,
+        name: str,
+        attributes: dict[str, Any] | None = None,
+        toxicity: float | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"attributes": attributes or {}}
+        if toxicity is not None:
+            body["toxicity"] = toxicity
+        path = f"/proxies/{self._path(proxy)}/toxics/{self._path(name)}"
+        return dict(self._call("PATCH", path, body).json())
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        self._call("DELETE", f"/proxies/{self._path(proxy)}/toxics/{self._path(name)}")
