@@ -1,25 +1,25 @@
-"""gateway -> users: what the gateway's /api/users routes and booking checks rely on."""
+"""gateway -> users: what the gateway's /api/users routes rely on."""
 
 from __future__ import annotations
 
 import pytest
-from pact import Pact, match
+from pact import Pact
 
+from contracts.consumer.expectations import (
+    EMAIL,
+    MISSING_USER_ID,
+    USER,
+    USER_ID,
+    booking_request,
+    facility_exists,
+    user_exists,
+    user_missing,
+)
 from contracts.consumer.gateway import gateway_client
 from contracts.consumer.mock import mock_provider
-from contracts.consumer.shapes import JSON, PROBLEM_JSON, problem, timestamp, uuid
+from contracts.consumer.shapes import JSON, PROBLEM_JSON, problem
 
 pytestmark = pytest.mark.contract
-
-USER_ID = "6f1c2b8e-3d4a-4e5f-9a7b-1c2d3e4f5a60"
-MISSING_ID = "0b7e4c1a-9d2f-4a3b-8c5d-6e7f8a9b0c1d"
-EMAIL = "ann.smith@example.com"
-USER = {
-    "id": uuid(USER_ID),
-    "email": match.str(EMAIL),
-    "name": match.str("Ann Smith"),
-    "created_at": timestamp("2030-05-01T10:00:00+00:00"),
-}
 
 
 def _pact() -> Pact:
@@ -64,13 +64,7 @@ async def test_taken_email_is_a_conflict_for_the_client():
 
 async def test_get_user_relays_the_account():
     pact = _pact()
-    (
-        pact.upon_receiving("a request for a user")
-        .given("a user exists", id=USER_ID, email=EMAIL, name="Ann Smith")
-        .with_request("GET", f"/users/{USER_ID}")
-        .will_respond_with(200)
-        .with_body(USER, content_type=JSON)
-    )
+    user_exists(pact)
     with mock_provider(pact) as url:
         async with gateway_client(users=url) as gw:
             response = await gw.get(f"/api/users/{USER_ID}")
@@ -80,15 +74,23 @@ async def test_get_user_relays_the_account():
 
 async def test_unknown_user_is_not_found_for_the_client():
     pact = _pact()
-    (
-        pact.upon_receiving("a request for a user that does not exist")
-        .given("no user has the id", id=MISSING_ID)
-        .with_request("GET", f"/users/{MISSING_ID}")
-        .will_respond_with(404)
-        .with_body(problem(404, "Not Found"), content_type=PROBLEM_JSON)
-    )
+    user_missing(pact)
     with mock_provider(pact) as url:
         async with gateway_client(users=url) as gw:
-            response = await gw.get(f"/api/users/{MISSING_ID}")
+            response = await gw.get(f"/api/users/{MISSING_USER_ID}")
     assert response.status_code == 404
     assert response.json()["status"] == 404
+
+
+async def test_booking_for_an_unknown_user_is_refused_before_bookings_is_called():
+    users, facilities = _pact(), Pact("gateway", "facilities")
+    user_missing(users)
+    facility_exists(facilities)
+    body = booking_request(user_id=MISSING_USER_ID)
+    with mock_provider(users) as users_url, mock_provider(facilities) as facilities_url:
+        async with gateway_client(users=users_url, facilities=facilities_url) as gw:
+            response = await gw.post(
+                "/api/bookings", json=body, headers={"Idempotency-Key": "pact-unknown-user"}
+            )
+    assert response.status_code == 422
+    assert "user_id" in response.json()["detail"]

@@ -31,7 +31,9 @@ class EventTap:
     async def _start(self) -> None:
         self._connection = await aio_pika.connect(self.amqp_url, timeout=5)
         channel = await self._connection.channel()
-        self._queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        # Exclusive: gone with the connection. Not auto-delete, which would drop the queue
+        # (and every event after it) as soon as one wait stops consuming.
+        self._queue = await channel.declare_queue(exclusive=True)
         for key in self.routing_keys:
             await self._queue.bind(self.exchange, routing_key=key)
 

@@ -30,9 +30,11 @@ class ProviderStates:
     """State handlers: `setup` before and `teardown` after each interaction.
 
     A state no handler knows fails the interaction, so a consumer cannot name a state the
-    provider silently ignores.
+    provider silently ignores. A state without its own teardown is torn down by `reset`
+    (typically: empty the provider's tables), so each interaction starts from nothing.
     """
 
+    reset: Callable[[], None] | None = None
     setups: dict[str, StateFn] = field(default_factory=dict)
     teardowns: dict[str, StateFn] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -52,9 +54,12 @@ class ProviderStates:
         if state not in self.setups:
             raise KeyError(f"unknown provider state {state!r}; known: {sorted(self.setups)}")
         self.calls.append((action, state))
-        handler = self.setups[state] if action == "setup" else self.teardowns.get(state)
-        if handler is not None:
-            handler(dict(parameters or {}))
+        if action == "setup":
+            self.setups[state](dict(parameters or {}))
+        elif state in self.teardowns:
+            self.teardowns[state](dict(parameters or {}))
+        elif self.reset is not None:
+            self.reset()
 
 
 @dataclass
