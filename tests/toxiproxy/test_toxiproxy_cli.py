@@ -1,0 +1,57 @@
+"""`faultline toxiproxy` as a user runs it: one line when ready, clean exit on a signal."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+COMMAND = [sys.executable, "-m", "harness.cli", "toxiproxy", "--port", "0"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serves_until_a_signal_then_exits_0(sig, echo):
+    proc = subprocess.Popen(
+        [*COMMAND, "--seed", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:")
+        url = line.split()[-1]
+        assert httpx.get(f"{url}/version").json() == {"version": "2.12.0"}
+        listen = httpx.post(
+            f"{url}/proxies", json={"name": "e", "listen": "127.0.0.1:0", "upstream": echo}
+        ).json()["listen"]
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stdout.read() == ""
+        assert "Traceback" not in proc.stderr.read()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(tuple(listen.rsplit(":", 1)), timeout=2)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_busy_port_is_one_line_and_exit_2():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        done = subprocess.run(
+            [*COMMAND[:-1], str(port)], capture_output=True, text=True, timeout=30
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"faultline: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
