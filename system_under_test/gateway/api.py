@@ -36,6 +36,8 @@ from .state import GatewayState, gateway_state
 
 # The facilities service's page maximum; the public list is one page, cached whole.
 FACILITY_LIST_LIMIT = 500
+# A string, not a `date`: FastAPI would otherwise read a bare number as a Unix time.
+DAY_PATTERN = r"^(19\d\d|[2-8]\d{3})-\d{2}-\d{2}$"
 STALE_WARNING = '110 - "Response is Stale"'
 STALE_RESPONSES = Counter(
     "faultline_gateway_stale_responses_total",
@@ -193,14 +195,26 @@ async def get_facility(facility_id: uuid.UUID, state: State) -> JSONResponse:
 async def get_availability(
     facility_id: uuid.UUID,
     state: State,
-    day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")],
+    day: Annotated[
+        str,
+        Query(
+            alias="date",
+            pattern=DAY_PATTERN,
+            description="YYYY-MM-DD, years 1900 to 8999",
+            json_schema_extra={"format": "date"},
+        ),
+    ],
 ) -> JSONResponse:
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise ProblemError(422, detail=f"date: {day!r} is not a calendar date") from None
     facilities = state.downstreams["facilities"]
     response = await facilities.request(
         "GET",
         f"/facilities/{facility_id}/availability",
         idempotent=True,
-        params={"date": day.isoformat()},
+        params={"date": day},
     )
     return _relay(response)
 

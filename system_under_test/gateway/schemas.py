@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from system_under_test.common.fields import Name, Timestamp
 
 # One "@" and a dotted domain; no spaces or control characters anywhere.
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$"
+# Not blank, no control characters: what the services accept, said in the schema so
+# that clients (and fuzzers) can tell valid names from invalid ones.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 MAX_AMOUNT_CENTS = 100_000_000
+
+
+def _iso_text(value: Any) -> Any:
+    # Without this a bare number would pass as seconds since 1970; the API takes ISO 8601.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with an offset")
+    return value
+
+
+IsoTime = Annotated[Timestamp, BeforeValidator(_iso_text)]
 
 
 class Token(BaseModel):
@@ -23,7 +36,7 @@ class Token(BaseModel):
 
 class UserIn(BaseModel):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["ann@example.com"])
-    name: Name = Field(examples=["Ann Smith"])
+    name: Name = Field(pattern=NAME_PATTERN, examples=["Ann Smith"])
 
 
 class User(BaseModel):
@@ -34,7 +47,7 @@ class User(BaseModel):
 
 
 class FacilityIn(BaseModel):
-    name: Name = Field(examples=["Chapel of Rest"])
+    name: Name = Field(pattern=NAME_PATTERN, examples=["Chapel of Rest"])
     capacity: int = Field(ge=1, le=100_000, examples=[80])
 
 
@@ -67,8 +80,8 @@ class Availability(BaseModel):
 class BookingIn(BaseModel):
     user_id: uuid.UUID
     facility_id: uuid.UUID
-    starts_at: Timestamp = Field(examples=["2030-05-01T10:00:00+00:00"])
-    ends_at: Timestamp = Field(examples=["2030-05-01T12:00:00+00:00"])
+    starts_at: IsoTime = Field(examples=["2030-05-01T10:00:00+00:00"])
+    ends_at: IsoTime = Field(examples=["2030-05-01T12:00:00+00:00"])
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: str = Field(
         min_length=4,

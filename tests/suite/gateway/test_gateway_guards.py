@@ -113,6 +113,7 @@ async def test_health_metrics_and_openapi_are_open(gateway):
         {"starts_at": "2030-05-01T10:00:00"},
         {"ends_at": "2030-05-01T09:00:00+00:00"},
         {"starts_at": "soon"},
+        {"starts_at": 0},
         {"payment_method": ""},
     ],
 )
@@ -174,3 +175,25 @@ async def test_rate_limit_answers_429_with_retry_after():
         # Another subject has its own bucket.
         other = {"Authorization": f"Bearer {tokens.issue('someone', SECRET, 300)}"}
         assert (await gateway.get("/api/users/42", headers=other)).status_code == 422
+
+
+async def test_method_not_allowed_lists_every_method_of_the_path(gateway):
+    response = await gateway.request("DELETE", "/api/facilities", headers=auth_header())
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize("day", ["0", "2030-02-31", "1850-01-01", "01/05/2030"])
+async def test_availability_needs_a_calendar_date(gateway, day):
+    response = await gateway.get(
+        f"/api/facilities/{uuid.uuid4()}/availability", params={"date": day}, headers=auth_header()
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["\x16R\x1e.", " \t ", "a\x00b"])
+async def test_names_with_control_characters_are_422(gateway, name):
+    response = await gateway.post(
+        "/api/facilities", json={"name": name, "capacity": 1}, headers=auth_header()
+    )
+    assert response.status_code == 422
