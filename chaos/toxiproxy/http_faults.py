@@ -1,11 +1,12 @@
 """HTTP-level faults (faultline extensions): `http_error` and `http_latency`.
 
 They act on the upstream (client -> server) stream of an HTTP/1.1 edge. h11 finds where each
-request ends; the request's bytes are forwarded unchanged, delayed (`http_latency`) or replaced
-by a made-up response that never reaches the server (`http_error`). Keep-alive keeps working
-because the made-up response is framed by h11 like any other. Bytes that are not HTTP (or a
-protocol switch such as CONNECT or Upgrade) turn the stage into a plain pass-through for the
-rest of the connection. Clients are expected not to pipeline requests (none of the suite does).
+request starts and ends; its bytes stream on unchanged, delayed (`http_latency`), or dropped
+and answered with a made-up response so the request never reaches the server (`http_error`).
+Keep-alive keeps working because the made-up response is framed by h11 like any other. Bytes
+that are not HTTP (or a protocol switch such as CONNECT or Upgrade) turn the stage into a
+plain pass-through for the rest of the connection. Clients are expected not to pipeline
+requests (none of the suite's clients does).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from chaos.toxiproxy.toxics import Toxic
 
 if TYPE_CHECKING:
     from chaos.toxiproxy.connection import Direction
-
-MAX_BUFFERED = 8 * 1024 * 1024  # a request larger than this is passed through unparsed
 
 
 def matches(toxic: Toxic, method: str, target: str) -> bool:
@@ -61,9 +60,11 @@ def _switches_protocol(request: h11.Request) -> bool:
 
 class HttpStage:
     def __init__(self) -> None:
-        self.raw = bytearray()
+        self.raw = bytearray()  # bytes received but not yet forwarded or dropped
         self.parser = h11.Connection(h11.SERVER)
         self.request: h11.Request | None = None
+        self.answer: bytes | None = None  # the made-up response of the current request
+        self._must_close = False
         self.passthrough = False
 
     @property
@@ -76,7 +77,11 @@ class HttpStage:
         return data
 
     async def feed(self, d: Direction, data: bytes, toxics: list[Toxic]) -> AsyncIterator[bytes]:
-        """Yield the bytes to forward, request by request, applying the toxics on the way."""
+        """Yield the bytes to forward, in order, applying the toxics request by request.
+
+        Bytes stream through as they are parsed (a body is never buffered whole); the
+        decision about a request is taken as soon as its head is complete.
+        """
         if self.passthrough:
             if self.raw:
                 yield self.take()
@@ -92,36 +97,41 @@ class HttpStage:
                 yield self.take()
                 return
             if event is h11.NEED_DATA:
-                if len(self.raw) > MAX_BUFFERED:
-                    self.passthrough = True
-                    yield self.take()
                 return
+            if not isinstance(event, h11.Request | h11.Data | h11.EndOfMessage):
+                return  # ConnectionClosed or PAUSED: nothing more to parse here
             if isinstance(event, h11.Request):
                 self.request = event
-            elif isinstance(event, h11.EndOfMessage) and self.request is not None:
-                leftover = self.parser.trailing_data[0]
-                size = len(self.raw) - len(leftover)
-                raw = bytes(self.raw[:size])
-                del self.raw[:size]
-                request, parser = self.request, self.parser
-                self.request, self.parser = None, h11.Connection(h11.SERVER)
-                if leftover:
-                    self.parser.receive_data(leftover)
-                if not await self._fault(d, request, parser, toxics):
-                    yield raw
-                if _switches_protocol(request):
+                self.answer = await self._decide(d, event, toxics)
+                if self.answer is not None and _expects_continue(event):
+                    # The client waits for a go-ahead before sending the body: answer now.
+                    d.conn.inject_response(self.answer, True)
+                    self.passthrough = True
+            consumed = len(self.raw) - len(self.parser.trailing_data[0])
+            if self.answer is None:
+                yield bytes(self.raw[:consumed])
+            del self.raw[:consumed]
+            if self.passthrough:
+                self.raw.clear()
+                return
+            if isinstance(event, h11.EndOfMessage):
+                finished, self.request = self.request, None
+                if self.answer is not None:
+                    d.conn.inject_response(self.answer, self._must_close)
+                    self.answer = None
+                self.parser = h11.Connection(h11.SERVER)
+                if self.raw:
+                    self.parser.receive_data(bytes(self.raw))
+                if finished is not None and _switches_protocol(finished):
                     self.passthrough = True
                     if self.raw:
                         yield self.take()
                     return
-            elif not isinstance(event, h11.Data):
-                # ConnectionClosed or PAUSED: nothing more to parse in this chunk.
-                return
 
-    async def _fault(
-        self, d: Direction, request: h11.Request, parser: h11.Connection, toxics: list[Toxic]
-    ) -> bool:
-        """Apply matching toxics in order; True when the request was answered here."""
+    async def _decide(
+        self, d: Direction, request: h11.Request, toxics: list[Toxic]
+    ) -> bytes | None:
+        """Apply matching toxics in order; the response to make up, if any."""
         method = request.method.decode("ascii", "replace").upper()
         target = request.target.decode("latin-1")
         for toxic in toxics:
@@ -134,7 +144,12 @@ class HttpStage:
                 delay = jittered(d.rng, toxic.attributes["latency"], toxic.attributes["jitter"])
                 await d.sleep_for(toxic, delay / 1000)
             elif toxic.type == "http_error":
-                response, close = render_error(parser, request, toxic)
-                d.conn.inject_response(response, close)
-                return True
-        return False
+                response, self._must_close = render_error(self.parser, request, toxic)
+                return response
+        return None
+
+
+def _expects_continue(request: h11.Request) -> bool:
+    return any(
+        name == b"expect" and value.lower() == b"100-continue" for name, value in request.headers
+    )

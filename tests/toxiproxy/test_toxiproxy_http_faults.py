@@ -125,3 +125,26 @@ def stand_in_real_toxiproxy():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def test_large_bodies_stream_through_and_faulted_ones_are_swallowed(client, edge, http_upstream):
+    name, http = edge
+    client.add_toxic(name, "http_error", {"status": 502, "method": "PUT"})
+    big = b"z" * 3_000_000
+    assert http.post("/upload", content=big).text == "ok POST /upload"
+    assert http.put("/upload", content=big).status_code == 502
+    assert http.get("/after").status_code == 200  # the swallowed body did not derail framing
+    assert http_upstream.requests == [("POST", "/upload"), ("GET", "/after")]
+
+
+def test_a_faulted_request_expecting_100_continue_is_answered_at_once(client, edge, net):
+    name, _ = edge
+    port = int(client.proxy(name)["listen"].rsplit(":", 1)[1])
+    client.add_toxic(name, "http_error", {"status": 503, "body": "no"})
+    with net.connect(port) as sock:
+        sock.sendall(
+            b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        response = net.recv_until_closed(sock)  # no body sent: the answer must not wait for it
+    assert response.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert response.endswith(b"\r\n\r\nno")
