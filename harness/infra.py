@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterable
+import logging
+from collections.abc import Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -85,13 +86,28 @@ def check_postgres(server: Infrastructure, url: str) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Silence libraries that log a failed connection we report ourselves in one line."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def check_rabbitmq(server: Infrastructure, url: str) -> None:
     async def probe() -> None:
         conn = await asyncio.wait_for(aio_pika.connect(url), CONNECT_TIMEOUT_S)
         await conn.close()
 
     try:
-        _run(probe())
+        with _quiet("aiormq", "aio_pika"):
+            _run(probe())
     except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(

@@ -1,6 +1,24 @@
-"""pytest plugin (entry point `faultline`): markers and fixtures for the booking suite."""
+"""pytest plugin (entry point `faultline`): markers and fixtures for the booking suite.
+
+Fixtures:
+- `faultline_stack`: the whole suite, started once per session on free ports and torn down at
+  the end (or, with `--faultline-reuse`, the stack `faultline up` recorded, left running).
+- `faultline_stack_factory(env=..., service_env=...)`: a further stack with other settings,
+  e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`); one per distinct
+  setting per session.
+- `gateway_client`: an `httpx.Client` on the gateway with a bearer token for demo/demo.
+- `toxiproxy`: a Toxiproxy client of the stack's proxy server; every toxic is removed (and every
+  proxy re-enabled) after the test that used it.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +31,193 @@ MARKERS = {
     "chaos": "fault-injection experiments against the stack",
     "load": "Locust load profiles with SLO thresholds",
 }
+STACK_URL_ENV = "FAULTLINE_STACK_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("faultline")
+    group.addoption(
+        "--faultline-reuse",
+        action="store_true",
+        default=False,
+        help="use the stack already up (FAULTLINE_STACK_URL, or the one `faultline up` "
+        "recorded) instead of starting one; it is left running",
+    )
+    group.addoption(
+        "--faultline-topology",
+        default=None,
+        help="topology file of the suite to start (default: $FAULTLINE_TOPOLOGY or the "
+        "booking suite's)",
+    )
+    group.addoption(
+        "--faultline-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every service of the session stack (repeatable), "
+        "e.g. SVC_RETRIES=false",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def _env_options(config: pytest.Config) -> dict[str, str]:
+    from harness.errors import UserError
+
+    env = {}
+    for item in config.getoption("--faultline-env"):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"--faultline-env expects NAME=VALUE, got {item!r}")
+        env[name] = value
+    return env
+
+
+class ExternalStack:
+    """A stack this session did not start (docker-compose, or another machine).
+
+    Only what its URLs give is known: there is no process control and no direct database.
+    """
+
+    def __init__(self, gateway_url: str, toxiproxy_url: str | None) -> None:
+        self.gateway_url = gateway_url.rstrip("/")
+        self.toxiproxy_url = toxiproxy_url or ""
+        self.toxiproxy_embedded = False
+
+    def url(self, service: str) -> str:
+        from harness.errors import UserError
+
+        if service == "gateway":
+            return self.gateway_url
+        raise UserError(f"{service} is not reachable directly in a stack started elsewhere")
+
+    def openapi_url(self, service: str) -> str:
+        return f"{self.url(service)}/openapi.json"
+
+
+def _reused_stack(config: pytest.Config) -> Any:
+    from harness.errors import UserError
+    from harness.stack import Stack
+
+    url = os.environ.get(STACK_URL_ENV)
+    if url:
+        return ExternalStack(url, os.environ.get("TOXIPROXY_URL"))
+    stack = Stack.attach()
+    if stack is None or not stack.running():
+        raise UserError(
+            f"--faultline-reuse: no stack is up; run `faultline up --detach` or set {STACK_URL_ENV}"
+        )
+    return stack
+
+
+def _session_home(config: pytest.Config) -> Path:
+    from harness.state import home
+
+    # Stacks of a test session keep their state apart from the one `faultline up` records.
+    return home() / "pytest" / f"{os.getpid()}"
+
+
+class StackFactory:
+    """Starts stacks on free ports, one per distinct setting, and stops them all at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.stacks: dict[str, Any] = {}
+
+    def __call__(
+        self,
+        env: Mapping[str, str] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Any:
+        from harness.stack import Stack
+
+        key = json.dumps([dict(env or {}), {k: dict(v) for k, v in (service_env or {}).items()}])
+        if key not in self.stacks:
+            state_file = _session_home(self.config) / f"stack-{len(self.stacks)}.json"
+            stack = Stack(
+                self.config.getoption("--faultline-topology"),
+                ports="auto",
+                env=env,
+                service_env=service_env,
+                state_file=state_file,
+            )
+            self.stacks[key] = stack.start()
+        return self.stacks[key]
+
+    def close(self, keep_logs: bool) -> None:
+        for stack in self.stacks.values():
+            run_dir = Path(stack.state.run_dir) if stack.state else None
+            stack.stop()
+            if run_dir and not keep_logs:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        self.stacks.clear()
+        shutil.rmtree(_session_home(self.config), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def faultline_stack_factory(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[StackFactory]:
+    factory = StackFactory(pytestconfig)
+    yield factory
+    # Service logs are kept only when they may explain a failure.
+    factory.close(keep_logs=request.session.testsfailed > 0)
+
+
+@pytest.fixture(scope="session")
+def faultline_stack(pytestconfig: pytest.Config, faultline_stack_factory: StackFactory) -> Any:
+    if pytestconfig.getoption("--faultline-reuse"):
+        return _reused_stack(pytestconfig)
+    return faultline_stack_factory(env=_env_options(pytestconfig))
+
+
+@pytest.fixture(scope="session")
+def gateway_token(faultline_stack: Any) -> str:
+    import httpx
+
+    from harness.booking_flow import get_token
+
+    with httpx.Client(base_url=faultline_stack.gateway_url, timeout=10.0) as client:
+        return get_token(client, "demo", "demo")
+
+
+@pytest.fixture
+def gateway_client(faultline_stack: Any, gateway_token: str) -> Iterator[Any]:
+    import httpx
+
+    with httpx.Client(
+        base_url=faultline_stack.gateway_url,
+        headers={"Authorization": f"Bearer {gateway_token}"},
+        timeout=15.0,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def toxiproxy(faultline_stack: Any) -> Iterator[Any]:
+    from chaos.toxiproxy.client import ToxiproxyClient
+
+    with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
+        yield client
+        client.reset()
+
+
+def reset_toxics(toxiproxy_url: str) -> None:
+    """Remove every toxic and re-enable every proxy (Toxiproxy's `POST /reset`)."""
+    import httpx
+
+    httpx.post(f"{toxiproxy_url}/reset", timeout=5.0).raise_for_status()
+
+
+@pytest.fixture
+def clean_toxics(faultline_stack: Any) -> Iterator[Callable[[], None]]:
+    """For tests that inject faults without the `toxiproxy` fixture: reset after the test."""
+
+    def reset() -> None:
+        reset_toxics(faultline_stack.toxiproxy_url)
+
+    yield reset
+    reset()

@@ -1,0 +1,152 @@
+"""The stack supervisor against the real suite, the real servers and the embedded proxy server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+
+from harness import infra, processes
+from harness.stack import Stack, StackError
+from harness.topology import DEFAULT_TOPOLOGY, load_topology
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_edge_goes_through_its_proxy(faultline_stack: Stack):
+    topo = load_topology()
+    listed = httpx.get(f"{faultline_stack.toxiproxy_url}/proxies").json()
+    assert set(listed) == {e.proxy_name for e in topo.edges}
+    services = faultline_stack.state.services
+    for edge in topo.edges:
+        proxy = listed[edge.proxy_name]
+        env = services[edge.source].env
+        port = proxy["listen"].rsplit(":", 1)[1]
+        assert f"127.0.0.1:{port}" in env[edge.env_var], (edge, env[edge.env_var])
+        if edge.kind == "http":
+            assert proxy["upstream"].endswith(
+                f":{faultline_stack.state.services[edge.target].port}"
+            )
+    # A service's database URL names the run's own database, never a shared one.
+    db_url = faultline_stack.state.services["bookings"].env["SVC_DATABASE_URL"]
+    assert db_url.endswith(f"/fl_{faultline_stack.run_id}_bookings")
+    assert faultline_stack.state.services["users"].env["SVC_NAMESPACE"] == faultline_stack.namespace
+
+
+def test_direct_database_url_reaches_the_service_database(faultline_stack: Stack):
+    url = infra.libpq_url(faultline_stack.database_url("payments"))
+    assert f"/fl_{faultline_stack.run_id}_payments" in url
+    with psycopg.connect(url) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
+    assert "alembic_version" in tables
+
+
+def test_disabling_a_proxy_cuts_the_edge(faultline_stack: Stack, clean_toxics):
+    api = faultline_stack.toxiproxy_url
+    resp = httpx.post(f"{api}/proxies/gateway->users", json={"enabled": False})
+    assert resp.status_code == 200
+    token = httpx.post(
+        f"{faultline_stack.gateway_url}/api/auth/token",
+        data={"username": "demo", "password": "demo"},
+    ).json()["access_token"]
+    resp = httpx.get(
+        f"{faultline_stack.gateway_url}/api/users/00000000-0000-0000-0000-000000000000",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20,
+    )
+    assert resp.status_code == 503
+    clean_toxics()
+    assert httpx.get(f"{api}/proxies/gateway->users").json()["enabled"] is True
+
+
+def test_pause_resume_and_kill_restart_a_service(faultline_stack: Stack):
+    stack = faultline_stack
+    stack.pause("notifications")
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(f"{stack.url('notifications')}/health", timeout=0.5)
+    finally:
+        stack.resume("notifications")
+    assert httpx.get(f"{stack.url('notifications')}/health", timeout=5).status_code == 200
+
+    old = stack.pid("notifications")
+    stack.kill("notifications")
+    assert not processes.alive(old)
+    assert not stack.is_ready("notifications")
+    t0 = time.monotonic()
+    stack.restart("notifications")
+    assert stack.pid("notifications") != old
+    assert stack.is_ready("notifications")
+    assert time.monotonic() - t0 < 30
+    assert stack.url("notifications").endswith(f":{stack.state.services['notifications'].port}")
+
+
+def _mini_topology(tmp_path: Path, app: str) -> Path:
+    """The booking suite's file with one extra service, started from `app`."""
+    raw = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    raw["services"] = {"lonely": {"app": app, "port": 18999, "public": True}}
+    raw["edges"], raw["events"] = [], []
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_a_service_that_cannot_start_fails_fast_with_its_log_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FAULTLINE_HOME", str(tmp_path / "home"))
+    path = _mini_topology(tmp_path, "no_such_module_anywhere:app")
+    state_file = tmp_path / "stack.json"
+    stack = Stack(path, ports="auto", state_file=state_file, ready_timeout=30)
+    t0 = time.monotonic()
+    with pytest.raises(StackError) as info:
+        stack.start()
+    assert time.monotonic() - t0 < 15
+    assert "service lonely exited during start-up" in str(info.value)
+    assert "no_such_module_anywhere" in info.value.details
+    assert not state_file.exists()
+    assert stack.state is None
+
+
+def test_service_env_overrides_reach_the_process(faultline_stack_factory):
+    stack = faultline_stack_factory(
+        env={"SVC_RETRY_ATTEMPTS": "1"}, service_env={"bookings": {"SVC_COMPENSATION": "false"}}
+    )
+    assert stack is faultline_stack_factory(
+        env={"SVC_RETRY_ATTEMPTS": "1"}, service_env={"bookings": {"SVC_COMPENSATION": "false"}}
+    )
+
+    def environ(service: str) -> dict[str, str]:
+        raw = Path(f"/proc/{stack.pid(service)}/environ").read_bytes().split(b"\0")
+        return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+    assert environ("bookings")["SVC_COMPENSATION"] == "false"
+    assert "SVC_COMPENSATION" not in environ("payments")
+    assert environ("payments")["SVC_RETRY_ATTEMPTS"] == "1"
+    assert stack.is_ready("gateway")
+
+
+def test_toxiproxy_fixture_injects_latency_on_an_edge(faultline_stack: Stack, toxiproxy):
+    assert toxiproxy.is_embedded()
+    listen = toxiproxy.proxy("gateway->facilities")["listen"]
+    toxiproxy.add_toxic("gateway->facilities", "latency", {"latency": 300})
+    t0 = time.monotonic()
+    assert httpx.get(f"http://{listen}/health", timeout=5).status_code == 200
+    assert time.monotonic() - t0 >= 0.3
+
+
+def test_reset_removes_every_toxic_and_reenables_proxies(faultline_stack: Stack):
+    from harness.pytest_plugin import reset_toxics
+
+    api = faultline_stack.toxiproxy_url
+    httpx.post(
+        f"{api}/proxies/bookings->payments/toxics", json={"type": "latency", "attributes": {}}
+    ).raise_for_status()
+    httpx.post(f"{api}/proxies/users->postgres", json={"enabled": False}).raise_for_status()
+    reset_toxics(api)
+    listed = httpx.get(f"{api}/proxies").json()
+    assert all(p["toxics"] == [] and p["enabled"] for p in listed.values())
