@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+import threading
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.stack import Stack
 
 app = typer.Typer(
     name="faultline",
@@ -16,7 +27,215 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+TopologyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--topology",
+        help="Topology file (default: $FAULTLINE_TOPOLOGY or the booking suite's).",
+        dir_okay=False,
+    ),
+]
+
+
+class PortPolicy(StrEnum):
+    topology = "topology"
+    auto = "auto"
+
+
+def _print_stack(stack: Stack) -> None:
+    services = Table(title=f"services (run {stack.run_id})", title_justify="left")
+    for column in ("service", "url", "pid", "database"):
+        services.add_column(column)
+    for name in stack.services:
+        svc = stack.state.services[name] if stack.state else None
+        if svc:
+            services.add_row(name, svc.url, str(svc.pid), svc.database or "-")
+    proxies = Table(title=f"proxies ({stack.toxiproxy_url})", title_justify="left")
+    for column in ("proxy", "listen", "upstream"):
+        proxies.add_column(column)
+    for proxy in stack.state.proxies.values() if stack.state else []:
+        proxies.add_row(proxy.name, proxy.listen, proxy.upstream)
+    out.print(services)
+    out.print(proxies)
+
+
+@app.command()
+def up(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Return once ready; leave the stack running.")
+    ] = False,
+    topology: TopologyOption = None,
+    ports: Annotated[
+        PortPolicy,
+        typer.Option(help="Service ports: the topology's, or free ones picked at start."),
+    ] = PortPolicy.topology,
+) -> None:
+    """Start the suite: proxy server, one proxy per edge, every service; wait until ready."""
+    from harness.stack import Stack
+
+    stack = Stack(topology, ports=ports.value)
+    with err.status("starting the stack…"):
+        stack.start()
+    _print_stack(stack)
+    out.print(
+        f"ready in {stack.startup_seconds:.1f}s. gateway: [bold]{stack.gateway_url}[/bold] "
+        f"(token: POST {stack.gateway_url}/api/auth/token with demo/demo)"
+    )
+    if detach:
+        out.print("running in the background; stop it with `faultline down`")
+        return
+    _wait_for_interrupt(stack)
+
+
+def _wait_for_interrupt(stack: Stack) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    out.print("press Ctrl-C to stop")
+    while not stop.wait(1.0):
+        if not stack.state_file.exists():  # `faultline down` ran elsewhere
+            out.print("the stack was stopped from elsewhere")
+            return
+    with err.status("stopping the stack…"):
+        problems = stack.stop()
+    for problem in problems:
+        err.print(f"faultline: {problem}", markup=False)
+    out.print("stopped")
+
+
+@app.command()
+def down() -> None:
+    """Stop the stack `faultline up` started and drop its databases and broker objects."""
+    from harness.stack import Stack
+    from harness.state import default_state_file
+
+    stack = Stack.attach()
+    if stack is None:
+        out.print(f"no stack is running (nothing recorded in {default_state_file()})")
+        return
+    run_id, count = stack.run_id, len(stack.services)
+    with err.status("stopping the stack…"):
+        problems = stack.stop()
+    for problem in problems:
+        err.print(f"faultline: {problem}", markup=False)
+    out.print(f"stopped run {run_id}: {count} services, proxies, databases and queues removed")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show services and readiness, proxies and their toxics, circuit breaker states."""
+    from harness import status as status_mod
+    from harness.stack import Stack
+    from harness.state import default_state_file
+
+    stack = Stack.attach()
+    if stack is None or not stack.running():
+        if as_json:
+            print(json.dumps({"toxiproxy_url": None, "services": [], "proxies": []}))
+        else:
+            out.print(f"no stack is running (nothing live recorded in {default_state_file()})")
+        raise typer.Exit(1)
+    report = status_mod.collect(stack)
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    services = Table(title=f"services (run {report.run_id})", title_justify="left")
+    for column in ("service", "url", "ready", "breakers"):
+        services.add_column(column)
+    for s in report.services:
+        breakers = ", ".join(f"{k}: {v}" for k, v in sorted(s.breakers.items())) or "-"
+        ready = "[green]ready[/green]" if s.ready else "[red]not ready[/red]"
+        services.add_row(s.name, s.url, ready, breakers)
+    out.print(services)
+    kind = "embedded" if report.toxiproxy_embedded else "external"
+    proxies = Table(title=f"proxies ({kind}, {report.toxiproxy_url})", title_justify="left")
+    for column in ("proxy", "listen", "upstream", "enabled", "toxics"):
+        proxies.add_column(column)
+    for p in report.proxies:
+        toxics = ", ".join(f"{t.get('name')} ({t.get('type')})" for t in p.get("toxics") or [])
+        proxies.add_row(
+            str(p.get("name")),
+            str(p.get("listen")),
+            str(p.get("upstream")),
+            "yes" if p.get("enabled") else "[red]no[/red]",
+            toxics or "-",
+        )
+    out.print(proxies)
+    if report.proxy_error:
+        err.print(f"faultline: {report.proxy_error}", markup=False)
+
+
+@app.command()
+def demo(topology: TopologyOption = None) -> None:
+    """Bring the suite up on free ports, run a booking flow through the gateway, tear down."""
+    from harness.booking_flow import BookingFlow
+    from harness.stack import Stack
+    from harness.state import home
+
+    t0 = time.monotonic()
+    stack = Stack(topology, ports="auto", state_file=home() / "demo" / "stack.json")
+    with err.status("starting the stack…"):
+        stack.start()
+    results = []
+    try:
+        out.print(
+            f"stack ready in {stack.startup_seconds:.1f}s "
+            f"({len(stack.services)} services, gateway {stack.gateway_url})"
+        )
+        flow = BookingFlow(stack.gateway_url, stack.url("notifications"))
+        try:
+            for step in flow.run():
+                mark = "[green]PASS[/green]" if step.ok else "[red]FAIL[/red]"
+                out.print(f"{mark} {step.name}: {step.detail}")
+                results.append(step.ok)
+        finally:
+            flow.close()
+    finally:
+        with err.status("stopping the stack…"):
+            problems = stack.stop()
+        for problem in problems:
+            err.print(f"faultline: {problem}", markup=False)
+    passed = sum(results)
+    ok = bool(results) and all(results) and len(results) == len(flow.steps())
+    verdict = "[green]all steps passed[/green]" if ok else "[red]some steps failed[/red]"
+    out.print(f"{verdict}: {passed}/{len(flow.steps())} in {time.monotonic() - t0:.1f}s")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compose(
+    topology: TopologyOption = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", file_okay=False, help="Where to write the files.")
+    ] = Path("."),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report whether the files are up to date.")
+    ] = False,
+) -> None:
+    """Generate docker-compose.yml and toxiproxy.json from the topology."""
+    from harness import compose as compose_mod
+    from harness.topology import load_topology
+
+    topo = load_topology(topology)
+    if check:
+        stale = compose_mod.stale(topo, output_dir)
+        if stale:
+            err.print(f"faultline: out of date: {', '.join(stale)}; run `faultline compose`")
+            raise typer.Exit(1)
+        out.print("docker-compose.yml and toxiproxy.json match the topology")
+        return
+    if not output_dir.is_dir():
+        raise UserError(f"output directory {output_dir} does not exist")
+    for path in compose_mod.write(topo, output_dir):
+        out.print(f"wrote {path}")
 
 
 def _register() -> None:
@@ -30,22 +249,25 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as exc:
-        err.print(f"faultline: {exc}")
+        err.print(f"faultline: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("faultline: aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            err.print(f"faultline: {exc.format_message()}")
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+    except Exception as exc:
+        # Usage errors carry a message and an exit code; typer vendors its own click, so
+        # match them by shape rather than by the `click` package's classes.
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            message = exc.format_message()
+            if message:  # a bare `faultline` has already printed its help
+                err.print(f"faultline: {message}", markup=False)
             sys.exit(exc.exit_code)
         raise
+    # Without standalone mode click returns a command's `typer.Exit` code instead of exiting.
+    if isinstance(code, int):
+        sys.exit(code)
 
 
 if __name__ == "__main__":

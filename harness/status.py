@@ -1,0 +1,92 @@
+"""What a running stack looks like right now: readiness, proxies, circuit breakers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness import proxy_server
+from harness.errors import UserError
+from harness.stack import Stack
+
+BREAKER_METRIC = "faultline_breaker_state"
+BREAKER_STATES = {0: "closed", 1: "half-open", 2: "open"}
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    url: str
+    openapi_url: str
+    ready: bool
+    breakers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StackStatus:
+    run_id: str
+    toxiproxy_url: str
+    toxiproxy_embedded: bool
+    services: list[ServiceStatus]
+    proxies: list[dict[str, Any]]
+    proxy_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented `faultline status --json` shape."""
+        return {
+            "toxiproxy_url": self.toxiproxy_url,
+            "services": [
+                {"name": s.name, "url": s.url, "openapi_url": s.openapi_url, "ready": s.ready}
+                for s in self.services
+            ],
+            "proxies": self.proxies,
+        }
+
+
+def breaker_states(metrics_text: str) -> dict[str, str]:
+    """Downstream name → breaker state, from a service's Prometheus text."""
+    states: dict[str, str] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != BREAKER_METRIC:
+            continue
+        for sample in family.samples:
+            downstream = sample.labels.get("downstream", "?")
+            states[downstream] = BREAKER_STATES.get(int(sample.value), str(sample.value))
+    return states
+
+
+def collect(stack: Stack) -> StackStatus:
+    services: list[ServiceStatus] = []
+    with httpx.Client(timeout=1.0) as client:
+        for name in stack.services:
+            url = stack.url(name)
+            try:
+                ready = client.get(f"{url}/ready").status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            breakers: dict[str, str] = {}
+            try:
+                resp = client.get(f"{url}/metrics")
+                if resp.status_code == 200:
+                    breakers = breaker_states(resp.text)
+            except (httpx.HTTPError, ValueError):
+                pass
+            services.append(ServiceStatus(name, url, stack.openapi_url(name), ready, breakers))
+    proxies: list[dict[str, Any]] = []
+    error = None
+    try:
+        listed = proxy_server.list_proxies(stack.toxiproxy_url)
+        proxies = [listed[name] for name in sorted(listed)]
+    except (httpx.HTTPError, UserError) as exc:
+        error = f"Toxiproxy at {stack.toxiproxy_url} did not answer ({exc})"
+    return StackStatus(
+        run_id=stack.run_id,
+        toxiproxy_url=stack.toxiproxy_url,
+        toxiproxy_embedded=stack.toxiproxy_embedded,
+        services=services,
+        proxies=proxies,
+        proxy_error=error,
+    )
