@@ -147,7 +147,11 @@ class Proxy:
         conn = Connection(self, client, upstream, self.collection.rngs(self.name, seq))
         self.connections.add(conn)
         self.stats.connections += 1
-        conn.start()
+        try:
+            conn.start()
+        except OSError as exc:  # e.g. out of file descriptors for the pipes
+            log.warning("proxy %s: cannot forward a connection: %s", self.name, exc)
+            conn.close()
 
     def connection_closed(self, conn: Connection) -> None:
         if conn in self.connections:

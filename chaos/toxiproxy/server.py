@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 import threading
 from collections.abc import Callable
@@ -20,6 +21,18 @@ from chaos.toxiproxy.api import create_app
 from chaos.toxiproxy.proxy import ProxyCollection
 
 log = logging.getLogger(__name__)
+
+
+def raise_fd_limit() -> None:
+    """Lift the soft open-files limit to the hard one, as Go programs (Toxiproxy) do at start.
+
+    Each proxied connection holds two sockets and, while spliced, two pipes: hundreds of
+    connections would exceed a soft limit of 1024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def bind_api(host: str = "127.0.0.1", port: int = 8474) -> socket.socket:
@@ -40,6 +53,7 @@ async def serve(
     sock: socket.socket | None = None,
 ) -> None:
     """Serve the API and its proxies until `stop` is set; `ready(url)` once listening."""
+    raise_fd_limit()
     sock = sock or bind_api(host, port)
     stop = stop or asyncio.Event()
     proxies = ProxyCollection(asyncio.get_running_loop(), seed)
