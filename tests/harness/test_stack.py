@@ -150,3 +150,46 @@ def test_reset_removes_every_toxic_and_reenables_proxies(faultline_stack: Stack)
     reset_toxics(api)
     listed = httpx.get(f"{api}/proxies").json()
     assert all(p["toxics"] == [] and p["enabled"] for p in listed.values())
+
+
+def _users_only_topology(tmp_path: Path) -> Path:
+    """Another suite: the users service alone, with its database and broker edges."""
+    raw = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    raw["services"] = {"users": {**raw["services"]["users"], "public": True}}
+    raw["edges"] = [e for e in raw["edges"] if e["from"] == "users"]
+    raw["events"] = [{"name": "user.created", "producer": "users", "consumers": []}]
+    path = tmp_path / "users-only.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_a_toxiproxy_named_by_url_is_used_and_only_our_proxies_removed(tmp_path, monkeypatch):
+    from harness import proxy_server
+
+    monkeypatch.setenv("FAULTLINE_HOME", str(tmp_path / "home"))
+    server, url = proxy_server.start_embedded(processes.free_port(), tmp_path / "tp.log")
+    try:
+        foreign = {"name": "someone-else", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:9"}
+        proxy_server.populate(url, [foreign])
+        monkeypatch.setenv("TOXIPROXY_URL", url)
+        stack = Stack(_users_only_topology(tmp_path), ports="auto", state_file=tmp_path / "s.json")
+        with stack:
+            assert stack.toxiproxy_url == url and not stack.toxiproxy_embedded
+            assert set(proxy_server.list_proxies(url)) == {
+                "someone-else",
+                "users->postgres",
+                "users->rabbitmq",
+            }
+            resp = httpx.post(
+                f"{stack.url('users')}/users", json={"email": "a@example.com", "name": "A"}
+            )
+            assert resp.status_code == 201, resp.text
+            database = stack.database_name("users")
+        assert set(proxy_server.list_proxies(url)) == {"someone-else"}
+        assert proxy_server.answers(url)
+        assert (
+            infra.existing_databases(infra.libpq_url(stack.topology.postgres.url()), database) == []
+        )
+    finally:
+        processes.terminate([server.pid])
+        server.wait(5)
