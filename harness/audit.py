@@ -796,6 +796,16 @@ def audit_stack(
     return _run_sync(run_audit(Sources.from_stack(stack), deadline_s=timeout, wait=wait))
 
 
+def wait_quiet_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> bool:
+    """Block until the stack is quiet (see `wait_quiet`); False when the deadline passed."""
+
+    async def go() -> bool:
+        quiet, _ = await wait_quiet(Sources.from_stack(stack), timeout)
+        return quiet
+
+    return _run_sync(go())
+
+
 def snapshot_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> Snapshot:
     """Wait for quiet, then the raw rows (an experiment narrows them with `only`)."""
 
