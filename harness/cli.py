@@ -40,6 +40,27 @@ TopologyOption = Annotated[
 ]
 
 
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        "-e",
+        metavar="NAME=VALUE",
+        help="Extra environment for every service, e.g. SVC_BREAKERS=false (repeatable).",
+    ),
+]
+
+
+def _parse_env(items: list[str] | None) -> dict[str, str]:
+    env = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--env expects NAME=VALUE, got {item!r}")
+        env[name.strip()] = value
+    return env
+
+
 class PortPolicy(StrEnum):
     topology = "topology"
     auto = "auto"
@@ -72,11 +93,12 @@ def up(
         PortPolicy,
         typer.Option(help="Service ports: the topology's, or free ones picked at start."),
     ] = PortPolicy.topology,
+    env: EnvOption = None,
 ) -> None:
     """Start the suite: proxy server, one proxy per edge, every service; wait until ready."""
     from harness.stack import Stack
 
-    stack = Stack(topology, ports=ports.value)
+    stack = Stack(topology, ports=ports.value, env=_parse_env(env))
     with err.status("starting the stack…"):
         stack.start()
     _print_stack(stack)
@@ -91,14 +113,27 @@ def up(
 
 
 def _wait_for_interrupt(stack: Stack) -> None:
+    from harness import processes
+    from harness.state import read_state
+
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     out.print("press Ctrl-C to stop")
+    reported: set[str] = set()
     while not stop.wait(1.0):
-        if not stack.state_file.exists():  # `faultline down` ran elsewhere
+        # Re-read: `faultline down` or a restart by a chaos run may have happened elsewhere.
+        current = read_state(stack.state_file)
+        if current is None or current.run_id != stack.run_id or current.stopping:
             out.print("the stack was stopped from elsewhere")
             return
+        stack.state = current
+        for name in stack.services:
+            if name not in reported and not processes.alive(stack.pid(name)):
+                reported.add(name)
+                err.print(
+                    f"faultline: service {name} exited; see {stack.log_path(name)}", markup=False
+                )
     with err.status("stopping the stack…"):
         problems = stack.stop()
     for problem in problems:
@@ -173,14 +208,15 @@ def status(
 
 
 @app.command()
-def demo(topology: TopologyOption = None) -> None:
+def demo(topology: TopologyOption = None, env: EnvOption = None) -> None:
     """Bring the suite up on free ports, run a booking flow through the gateway, tear down."""
     from harness.booking_flow import BookingFlow
     from harness.stack import Stack
     from harness.state import home
 
     t0 = time.monotonic()
-    stack = Stack(topology, ports="auto", state_file=home() / "demo" / "stack.json")
+    state_file = home() / "demo" / "stack.json"
+    stack = Stack(topology, ports="auto", env=_parse_env(env), state_file=state_file)
     with err.status("starting the stack…"):
         stack.start()
     results = []

@@ -150,6 +150,13 @@ class Stack:
         if state is None:
             return []
         problems: list[str] = []
+        current = None
+        with contextlib.suppress(UserError):
+            current = read_state(self.state_file)
+        if current is not None and current.run_id == state.run_id:
+            # Tells a foreground `faultline up` that the exits it is about to see are wanted.
+            state.stopping = True
+            write_state(state, self.state_file)
         processes.terminate([s.pid for s in state.services.values()])
         if state.toxiproxy_embedded and state.toxiproxy_pid:
             processes.terminate([state.toxiproxy_pid])
@@ -169,9 +176,6 @@ class Stack:
             infra.delete_broker_objects(state.rabbitmq_url, state.exchanges, state.queues)
         except Exception as exc:
             problems.append(f"could not delete broker objects of {state.namespace}: {exc}")
-        current = None
-        with contextlib.suppress(UserError):
-            current = read_state(self.state_file)
         if current is not None and current.run_id == state.run_id:
             self.state_file.unlink(missing_ok=True)
         self.state = None

@@ -60,6 +60,7 @@ class StackState:
     queues: list[str]
     run_dir: str
     supervisor_pid: int
+    stopping: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"

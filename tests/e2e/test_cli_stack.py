@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,39 @@ def test_up_detach_status_down(tmp_path):
     assert not set(state["databases"]) & set(names)
     assert len(state["databases"]) == 5
     assert faultline("status", home=home).returncode == 1
+
+
+def test_up_in_the_foreground_tears_down_on_ctrl_c(tmp_path):
+    home = tmp_path / ".faultline"
+    env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
+    env["FAULTLINE_HOME"] = str(home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "up", "--ports", "auto"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # blocks until the stack is ready (or the command fails)
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        assert any("gateway: http://127.0.0.1:" in line for line in lines), lines
+        state = json.loads((home / "stack.json").read_text())
+        assert httpx.get(state["gateway_url"] + "/ready").status_code == 200
+        proc.send_signal(signal.SIGINT)
+        rest, errors = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            faultline("down", home=home)
+    assert proc.returncode == 0, errors
+    assert "stopped" in rest
+    assert "exited" not in errors
+    assert not (home / "stack.json").exists()
+    pids = [s["pid"] for s in state["services"].values()] + [state["toxiproxy_pid"]]
+    assert not [p for p in pids if processes.alive(p)]

@@ -70,6 +70,9 @@ def test_bad_flag_and_bad_choice_exit_2(tmp_path):
     result = faultline("up", "--ports", "sometimes", cwd=tmp_path)
     assert result.returncode == 2
     assert "sometimes" in one_line_error(result)
+    result = faultline("up", "--env", "SVC_BREAKERS", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "NAME=VALUE" in one_line_error(result)
 
 
 def test_missing_topology_file_exit_2(tmp_path):
