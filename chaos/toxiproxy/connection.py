@@ -137,7 +137,7 @@ class Direction:
             self.received += n
             self.pending += n
             self._splice_out()
-            if self.pending or self.mode != _SPLICE or n < BUSY_READ:
+            if self.pending or self.mode != _SPLICE or n < BUSY_READ or self.conn.closed:
                 return
 
     def _splice_out(self) -> None:

@@ -291,7 +291,10 @@ class ProxyCollection:
             "upstream": proxy.upstream,
             "enabled": proxy.enabled,
         }
-        merged.update({k: v for k, v in body.items() if k in merged and k != "name"})
+        # Like Go's decoder, absent or null fields keep the proxy's current values.
+        merged.update(
+            {k: v for k, v in body.items() if k in merged and k != "name" and v is not None}
+        )
         _, listen, upstream, enabled = _proxy_fields(merged)
         if listen != proxy.listen or upstream != proxy.upstream:
             proxy.stop()

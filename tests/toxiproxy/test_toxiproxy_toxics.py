@@ -27,7 +27,7 @@ def test_latency_adds_the_delay_to_each_direction(client, proxy_to, echo, net):
         client.remove_toxic(name, "latency_upstream")
         after = _median_rtt(net, sock)
     # One open connection: the toxics took effect on it and left with their removal.
-    assert 0.058 <= delayed - base <= 0.090
+    assert 0.058 <= delayed - base <= 0.120
     assert after < 0.015
 
 
@@ -36,7 +36,8 @@ def test_jitter_stays_within_bounds(client, proxy_to, echo, net):
     client.add_toxic(name, "latency", {"latency": 30, "jitter": 10})
     with net.connect(port) as sock:
         samples = [net.round_trip(sock) for _ in range(8)]
-    assert all(0.019 <= s <= 0.055 for s in samples), samples
+    assert all(0.019 <= s <= 0.080 for s in samples), samples
+    assert max(samples) - min(samples) > 0.002  # the delays do vary
 
 
 def test_toxicity_zero_never_applies(client, proxy_to, echo, net):
@@ -55,7 +56,7 @@ def test_bandwidth_limits_the_rate(client, proxy_to, echo, net):
         sock.sendall(payload)
         assert net.recv_exactly(sock, len(payload)) == payload
         elapsed = time.perf_counter() - started
-    assert 0.4 <= elapsed <= 0.9  # 100 kB at 200 kB/s = 0.5 s
+    assert 0.45 <= elapsed <= 1.2  # 100 kB at 200 kB/s = 0.5 s
 
 
 def test_limit_data_cuts_at_the_limit_then_closes(client, proxy_to, echo, net):
