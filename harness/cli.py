@@ -174,8 +174,13 @@ def status(
     if stack is None or not stack.running():
         if as_json:
             print(json.dumps({"toxiproxy_url": None, "services": [], "proxies": []}))
+        elif stack is None:
+            out.print(f"no stack is running (nothing recorded in {default_state_file()})")
         else:
-            out.print(f"no stack is running (nothing live recorded in {default_state_file()})")
+            out.print(
+                f"no stack is running: run {stack.run_id} is recorded but its services are "
+                "gone; `faultline down` removes what it left"
+            )
         raise typer.Exit(1)
     report = status_mod.collect(stack)
     if as_json:

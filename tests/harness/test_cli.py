@@ -115,3 +115,53 @@ def test_compose_check_and_generate(tmp_path):
     assert (
         faultline("compose", "--check", "--output-dir", str(tmp_path), cwd=tmp_path).returncode == 0
     )
+
+
+def test_busy_service_port_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    import yaml
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        raw = yaml.safe_load((ROOT / "system_under_test" / "topology.yaml").read_text())
+        raw["services"]["gateway"]["port"] = port
+        path = tmp_path / "busy.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        result = faultline("up", "--detach", "--topology", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert f"port {port} of service gateway is in use" in line and "--ports auto" in line
+    assert not (tmp_path / ".faultline" / "stack.json").exists()
+
+
+def test_status_of_a_stack_whose_processes_are_gone_points_to_down(tmp_path):
+    home = tmp_path / ".faultline"
+    home.mkdir()
+    state = {
+        "run_id": "deadbeef",
+        "topology": str(ROOT / "system_under_test" / "topology.yaml"),
+        "namespace": "fl_deadbeef",
+        "postgres_url": "postgresql://postgres@127.0.0.1:5432/postgres",
+        "rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/",
+        "toxiproxy_url": f"http://127.0.0.1:{free_port()}",
+        "toxiproxy_embedded": True,
+        "toxiproxy_pid": None,
+        "gateway_url": "http://127.0.0.1:1",
+        "services": {},
+        "proxies": {},
+        "databases": ["fl_deadbeef_users"],
+        "exchanges": [],
+        "queues": [],
+        "run_dir": str(home / "deadbeef"),
+        "supervisor_pid": 1,
+    }
+    (home / "stack.json").write_text(json.dumps(state))
+    result = faultline("status", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "run deadbeef is recorded" in result.stdout
+    result = faultline("down", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (home / "stack.json").exists()
