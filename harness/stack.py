@@ -46,6 +46,14 @@ class StackError(UserError):
         self.details = details
 
 
+def _is_ours(pid: int, marker: str) -> bool:
+    # Guards against a recycled pid: the process must still be the one we started.
+    if not processes.alive(pid):
+        return False
+    cmd = processes.cmdline(pid)
+    return not cmd or marker in cmd
+
+
 def _http_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
@@ -132,10 +140,11 @@ class Stack:
         )
         try:
             self._start_proxy_server(run_dir)
+            # Written at each step so that `faultline down` can clean up an interrupted start.
+            write_state(self.state, self.state_file)
             self._create_proxies(ports)
             for name in topo.services:
                 self._spawn(name, ports[name], run_dir)
-            # Written before waiting so that `faultline down` can clean up a stuck start.
             write_state(self.state, self.state_file)
             self.wait_ready(timeout=self.ready_timeout)
         except BaseException:
@@ -157,9 +166,10 @@ class Stack:
             # Tells a foreground `faultline up` that the exits it is about to see are wanted.
             state.stopping = True
             write_state(state, self.state_file)
-        processes.terminate([s.pid for s in state.services.values()])
+        processes.terminate([s.pid for s in state.services.values() if self._owns(s)])
         if state.toxiproxy_embedded and state.toxiproxy_pid:
-            processes.terminate([state.toxiproxy_pid])
+            if _is_ours(state.toxiproxy_pid, "toxiproxy"):
+                processes.terminate([state.toxiproxy_pid])
         elif state.toxiproxy_url and state.proxies:
             try:
                 proxy_server.delete_proxies(state.toxiproxy_url, list(state.proxies))
@@ -323,11 +333,7 @@ class Stack:
             ) from None
 
     def _owns(self, svc: ServiceState) -> bool:
-        # Guards against a recycled pid: the process must still be the uvicorn we started.
-        if not processes.alive(svc.pid):
-            return False
-        cmd = processes.cmdline(svc.pid)
-        return not cmd or svc.app in cmd
+        return _is_ours(svc.pid, svc.app)
 
     def _refuse_running_stack(self) -> None:
         other = Stack.attach(self.state_file)
