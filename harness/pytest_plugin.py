@@ -3,9 +3,9 @@
 Fixtures:
 - `faultline_stack`: the whole suite, started once per session on free ports and torn down at
   the end (or, with `--faultline-reuse`, the stack `faultline up` recorded, left running).
-- `faultline_stack_factory(env=..., service_env=...)`: a further stack with other settings,
-  e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`); one per distinct
-  setting per session.
+- `faultline_stack_factory(env=..., service_env=..., seed=...)`: a further stack with other
+  settings, e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`), or
+  `service_env={"bookings": {...}}` for one service; one per distinct setting per session.
 - `gateway_client`: an `httpx.Client` on the gateway with a bearer token for demo/demo.
 - `toxiproxy`: a Toxiproxy client of the stack's proxy server; every toxic is removed (and every
   proxy re-enabled) after the test that used it.
@@ -131,10 +131,13 @@ class StackFactory:
         self,
         env: Mapping[str, str] | None = None,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
+        seed: int | None = None,
     ) -> Any:
+        """The stack with these settings; `seed` seeds the embedded proxy server's draws."""
         from harness.stack import Stack
 
-        key = json.dumps([dict(env or {}), {k: dict(v) for k, v in (service_env or {}).items()}])
+        per_service = {k: dict(v) for k, v in (service_env or {}).items()}
+        key = json.dumps([dict(env or {}), per_service, seed], sort_keys=True)
         if key not in self.stacks:
             state_file = _session_home(self.config) / f"stack-{len(self.stacks)}.json"
             stack = Stack(
@@ -143,6 +146,7 @@ class StackFactory:
                 env=env,
                 service_env=service_env,
                 state_file=state_file,
+                seed=seed,
             )
             self.stacks[key] = stack.start()
         return self.stacks[key]

@@ -113,12 +113,14 @@ def test_a_service_that_cannot_start_fails_fast_with_its_log_and_leaves_nothing(
 
 
 def test_service_env_overrides_reach_the_process(faultline_stack_factory):
-    stack = faultline_stack_factory(
-        env={"SVC_RETRY_ATTEMPTS": "1"}, service_env={"bookings": {"SVC_COMPENSATION": "false"}}
-    )
-    assert stack is faultline_stack_factory(
-        env={"SVC_RETRY_ATTEMPTS": "1"}, service_env={"bookings": {"SVC_COMPENSATION": "false"}}
-    )
+    settings = {
+        "env": {"SVC_RETRY_ATTEMPTS": "1"},
+        "service_env": {"bookings": {"SVC_COMPENSATION": "false"}},
+        "seed": 7,
+    }
+    stack = faultline_stack_factory(**settings)
+    assert stack is faultline_stack_factory(**settings)  # one stack per setting per session
+    assert "--seed 7" in processes.cmdline(stack.state.toxiproxy_pid)
 
     def environ(service: str) -> dict[str, str]:
         raw = Path(f"/proc/{stack.pid(service)}/environ").read_bytes().split(b"\0")
