@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -220,7 +221,8 @@ def demo(topology: TopologyOption = None, env: EnvOption = None) -> None:
     from harness.state import home
 
     t0 = time.monotonic()
-    state_file = home() / "demo" / "stack.json"
+    # Its own state file: a demo never collides with `faultline up` or another demo.
+    state_file = home() / "demo" / f"{os.getpid()}.json"
     stack = Stack(topology, ports="auto", env=_parse_env(env), state_file=state_file)
     with err.status("starting the stack…"):
         stack.start()
