@@ -307,7 +307,9 @@ class Direction:
 
     def toxic_removed(self, toxic: Toxic) -> None:
         state = self.states.pop(toxic, None)
-        if state is not None and state.timer is not None:
+        # A triggered reset_peer has dropped data already: like Toxiproxy, it still resets.
+        keep = toxic.type == "reset_peer" and state is not None and state.triggered
+        if state is not None and state.timer is not None and not keep:
             state.timer.cancel()
         self._changed()
         if toxic.type == "timeout" and state is not None and state.active:

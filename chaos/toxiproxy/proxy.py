@@ -58,7 +58,6 @@ class Proxy:
         self.stats = ProxyStats()
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._accept_task: asyncio.Task[None] | None = None
         self._seq = 0
 
     # ---- JSON ----------------------------------------------------------------------------
@@ -93,17 +92,16 @@ class Proxy:
         self._listener = sock
         self.listen = addresses.bound(sock)
         self.enabled = True
-        self._accept_task = self.loop.create_task(self._accept(sock))
+        self.loop.add_reader(sock.fileno(), self._accept)
 
     def stop(self) -> None:
         """Close the listener and every connection, as Toxiproxy does for `enabled: false`."""
         if not self.enabled:
             return
         self.enabled = False
-        if self._accept_task is not None:
-            self._accept_task.cancel()
-            self._accept_task = None
         if self._listener is not None:
+            # Unregistered before closing, so a reused descriptor never meets this callback.
+            self.loop.remove_reader(self._listener.fileno())
             self._listener.close()
             self._listener = None
         for task in list(self._tasks):
@@ -111,20 +109,28 @@ class Proxy:
         for conn in list(self.connections):
             conn.close()
 
-    async def _accept(self, listener: socket.socket) -> None:
-        while True:
+    def _accept(self) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        for _ in range(64):
             try:
-                client, _ = await self.loop.sock_accept(listener)
+                client, _ = listener.accept()
+            except BlockingIOError:
+                return
             except OSError as exc:
-                if listener.fileno() < 0:
-                    return
-                # Out of file descriptors, most likely: back off instead of spinning.
+                # Out of file descriptors, most likely: pause instead of spinning.
                 log.warning("proxy %s: accept failed: %s", self.name, exc)
-                await asyncio.sleep(0.05)
-                continue
+                self.loop.remove_reader(listener.fileno())
+                self.loop.call_later(0.05, self._resume_accepting, listener)
+                return
             task = self.loop.create_task(self._open(client))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        if self._listener is listener:
+            self.loop.add_reader(listener.fileno(), self._accept)
 
     async def _open(self, client: socket.socket) -> None:
         seq = self._seq

@@ -7,6 +7,7 @@ import socket
 import statistics
 import time
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -163,3 +164,26 @@ def test_disabling_a_proxy_closes_open_connections(client, proxy_to, echo, net):
         sock.settimeout(5)
         with contextlib.suppress(ConnectionResetError):
             assert sock.recv(10) == b""
+
+
+def test_a_triggered_reset_peer_still_resets_after_removal(client, proxy_to, echo, net):
+    # It has dropped data already; letting the connection go on would deliver a gap.
+    name, port = proxy_to(echo)
+    client.add_toxic(name, "reset_peer", {"timeout": 300}, stream="upstream")
+    with net.connect(port) as sock:
+        sock.sendall(b"dropped")
+        # The API shares the proxy's event loop: once it reports the bytes read, the toxic
+        # has seen them.
+        net.wait_for(lambda: _received_upstream(client, name) == 7)
+        client.remove_toxic(name, "reset_peer_upstream")
+        with pytest.raises(ConnectionResetError):
+            while sock.recv(10):
+                pass
+
+
+def _received_upstream(client, name: str) -> int:
+    wanted = f'toxiproxy_proxy_received_bytes_total{{direction="upstream",proxy="{name}"}}'
+    for line in httpx.get(f"{client.url}/metrics").text.splitlines():
+        if line.startswith(wanted):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
