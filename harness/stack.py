@@ -71,6 +71,7 @@ class Stack:
         state_file: Path | None = None,
         ready_timeout: float = READY_TIMEOUT_S,
         seed: int | None = None,
+        stop_grace: float = processes.STOP_GRACE_S,
     ) -> None:
         self.topology = topology if isinstance(topology, Topology) else load_topology(topology)
         self.ports_policy = ports
@@ -81,6 +82,7 @@ class Stack:
         self.state_file = state_file or default_state_file()
         self.ready_timeout = ready_timeout
         self.seed = seed
+        self.stop_grace = stop_grace
         self.state: StackState | None = None
         self.startup_seconds: float | None = None
         # Kept so our children are reaped by the Popen objects that started them.
@@ -166,7 +168,8 @@ class Stack:
             # Tells a foreground `faultline up` that the exits it is about to see are wanted.
             state.stopping = True
             write_state(state, self.state_file)
-        processes.terminate([s.pid for s in state.services.values() if self._owns(s)])
+        own = [s.pid for s in state.services.values() if self._owns(s)]
+        processes.terminate(own, self.stop_grace)
         if state.toxiproxy_embedded and state.toxiproxy_pid:
             if _is_ours(state.toxiproxy_pid, "toxiproxy"):
                 processes.terminate([state.toxiproxy_pid])
@@ -271,7 +274,7 @@ class Stack:
         """Stop the service (if running) and start it again on the same port and databases."""
         svc = self._service(service)
         if processes.alive(svc.pid):
-            processes.terminate([svc.pid])
+            processes.terminate([svc.pid], self.stop_grace)
         if env:
             svc.env.update(env)
         argv, log = self._argv(svc.app, svc.port), Path(svc.log)

@@ -195,3 +195,31 @@ def test_a_toxiproxy_named_by_url_is_used_and_only_our_proxies_removed(tmp_path,
     finally:
         processes.terminate([server.pid])
         server.wait(5)
+
+
+def test_a_service_never_ready_fails_at_the_deadline_and_stops_everything(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAULTLINE_HOME", str(tmp_path / "home"))
+    started = []
+    spawn = processes.spawn
+
+    def recording_spawn(*args, **kwargs):
+        started.append(spawn(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(processes, "spawn", recording_spawn)
+    dead_db = f"postgresql+psycopg://postgres@127.0.0.1:{processes.free_port()}/nowhere"
+    stack = Stack(
+        _users_only_topology(tmp_path),
+        ports="auto",
+        state_file=tmp_path / "s.json",
+        service_env={"users": {"SVC_DATABASE_URL": dead_db}},
+        ready_timeout=3,
+        stop_grace=1,
+    )
+    with pytest.raises(StackError) as info:
+        stack.start()
+    assert "users not ready after 3s" in str(info.value)
+    assert info.value.details  # the log's last lines come with the error
+    assert not (tmp_path / "s.json").exists()
+    assert len(started) == 2  # the proxy server and the service
+    assert all(p.poll() is not None for p in started)
