@@ -16,7 +16,9 @@ def toxiproxy(
     host: Annotated[
         str, typer.Option(help="Address of the HTTP API (loopback unless told otherwise).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the HTTP API; 0 picks a free one.")] = 8474,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the HTTP API; 0 picks a free one.")
+    ] = 8474,
     seed: Annotated[
         int | None,
         typer.Option(help="Seed every random draw (toxicity, jitter, slicer) for repeatable runs."),
@@ -25,8 +27,9 @@ def toxiproxy(
     """Serve Toxiproxy's HTTP API and proxies until SIGINT or SIGTERM."""
     try:
         sock = bind_api(host, port)
-    except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
 
     def ready(url: str) -> None:
         print(f"listening on {url}", flush=True)

@@ -266,7 +266,9 @@ class ProxyCollection:
         """One generator per connection and direction; derived from the seed when given."""
         if self.seed is None:
             return Random(), Random()
-        return tuple(Random(f"{self.seed}/{proxy}/{seq}/{s}") for s in (UPSTREAM, DOWNSTREAM))  # type: ignore[return-value]
+        return Random(f"{self.seed}/{proxy}/{seq}/{UPSTREAM}"), Random(
+            f"{self.seed}/{proxy}/{seq}/{DOWNSTREAM}"
+        )
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
