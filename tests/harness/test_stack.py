@@ -53,14 +53,15 @@ def test_disabling_a_proxy_cuts_the_edge(faultline_stack: Stack, clean_toxics):
         f"{faultline_stack.gateway_url}/api/auth/token",
         data={"username": "demo", "password": "demo"},
     ).json()["access_token"]
-    resp = httpx.get(
-        f"{faultline_stack.gateway_url}/api/users/00000000-0000-0000-0000-000000000000",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=20,
-    )
+    user_url = f"{faultline_stack.gateway_url}/api/users/00000000-0000-0000-0000-000000000000"
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = httpx.get(user_url, headers=auth, timeout=20)
     assert resp.status_code == 503
+    assert resp.headers["content-type"].startswith("application/problem+json")
     clean_toxics()
     assert httpx.get(f"{api}/proxies/gateway->users").json()["enabled"] is True
+    # The edge works again (and this success resets the breaker's failure count for others).
+    assert httpx.get(user_url, headers=auth, timeout=20).status_code == 404
 
 
 def test_pause_resume_and_kill_restart_a_service(faultline_stack: Stack):
