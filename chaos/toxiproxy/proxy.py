@@ -84,6 +84,8 @@ class Proxy:
         host, port = addresses.split(self.listen, "listen")
         try:
             sock = addresses.bind_listener(addresses.listen_host(host), port)
+        except socket.gaierror as exc:
+            raise bad_request(f"listen host {host!r} does not resolve: {exc.strerror}") from None
         except OSError as exc:
             reason = exc.strerror or str(exc)
             # Toxiproxy answers 500 here; a listen address already taken is a conflict the
