@@ -7,9 +7,11 @@ exactly where the last one stopped.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -122,6 +124,18 @@ class Booking:
             payment_method=payment_method,
         )
 
+    def fingerprint(self) -> str:
+        """Digest of what the customer asked for: a reused idempotency key must match it."""
+        request = {
+            "user_id": str(self.user_id),
+            "facility_id": str(self.facility_id),
+            "starts_at": self.starts_at.timestamp(),
+            "ends_at": self.ends_at.timestamp(),
+            "amount_cents": self.amount_cents,
+            "payment_method": self.payment_method,
+        }
+        return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
@@ -144,6 +158,7 @@ class LogEntry:
     action: Action
     status: EntryStatus
     detail: str | None = None  # the Outcome of a finished call
+    at: datetime | None = field(default=None, compare=False)
 
     @property
     def outcome(self) -> Outcome | None:
