@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from .repository import StoredBooking
 
 MAX_AMOUNT_CENTS = 100_000_000
+EARLIEST_YEAR, LATEST_YEAR = 2000, 9000
 
 BookingStatusName = Literal["pending", "confirmed", "rejected", "cancelled"]
 
@@ -24,10 +25,22 @@ class BookingIn(BaseModel):
     payment_method: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"\S",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
         description="pm_card_visa succeeds, pm_card_chargeDeclined is declined",
         examples=["pm_card_visa"],
     )
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        # Far-off years overflow once converted to UTC; nobody books a chapel there.
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            utc = None
+        if utc is None or not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+            raise ValueError(f"must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        return value
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BookingIn:
