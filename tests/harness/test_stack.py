@@ -219,8 +219,9 @@ def test_a_service_never_ready_fails_at_the_deadline_and_stops_everything(tmp_pa
     )
     with pytest.raises(StackError) as info:
         stack.start()
-    assert "users not ready after 3s" in str(info.value)
-    assert info.value.details  # the log's last lines come with the error
+    # The log may still be empty under load, so only the pointer to it is certain.
+    assert "users not ready after 3s; last lines of" in str(info.value)
+    assert "logs/users.log" in str(info.value)
     assert not (tmp_path / "s.json").exists()
     assert len(started) == 2  # the proxy server and the service
     assert all(p.poll() is not None for p in started)
