@@ -7,6 +7,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from .domain import APPROVED_METHODS, DECLINED_METHODS
+
+# The test cards payments knows; any other method is refused (422), so the schema says so.
+KNOWN_METHODS = sorted(APPROVED_METHODS | set(DECLINED_METHODS))
+
 
 class ChargeIn(BaseModel):
     amount_cents: int = Field(gt=0, le=100_000_000)
@@ -16,6 +21,7 @@ class ChargeIn(BaseModel):
         pattern=r"^pm_[A-Za-z0-9_]+$",
         description="`pm_card_visa` succeeds, `pm_card_chargeDeclined` is declined",
         examples=["pm_card_visa"],
+        json_schema_extra={"enum": KNOWN_METHODS},
     )
 
 
