@@ -43,11 +43,17 @@ async def downstreams() -> AsyncIterator[Downstreams]:
 
 
 @pytest.fixture
+def bookings_database_url(make_database_url) -> str:
+    """A fresh database per test; a module may share one by overriding this fixture."""
+    return make_database_url()
+
+
+@pytest.fixture
 def settings_for(
-    make_database_url, broker_namespace, amqp_url, downstreams
+    bookings_database_url, broker_namespace, amqp_url, downstreams
 ) -> Callable[..., BookingsSettings]:
-    """Settings with short timeouts and backoffs, one fresh database per test."""
-    database_url = make_database_url()
+    """Settings with short timeouts and backoffs."""
+    database_url = bookings_database_url
 
     def make(**overrides: Any) -> BookingsSettings:
         values: dict[str, Any] = {

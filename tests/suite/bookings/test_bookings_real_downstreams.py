@@ -16,7 +16,7 @@ from system_under_test.facilities.app import build_app as build_facilities
 from system_under_test.payments.app import PaymentsSettings
 from system_under_test.payments.app import build_app as build_payments
 
-from .test_bookings_api import booking_body, outbox_events, place
+from .helpers import booking_body, outbox_events, place
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ async def bookings_on_real(start_bookings, real) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-async def test_confirm_conflict_decline_and_cancel_against_real_services(bookings_on_real, real):
+async def test_saga_paths_against_the_real_services(bookings_on_real, real):
     body = booking_body(facility_id=real.facility_id)
     confirmed = (await place(bookings_on_real, body)).json()
     assert confirmed["status"] == "confirmed"
@@ -98,7 +98,5 @@ async def test_confirm_conflict_decline_and_cancel_against_real_services(booking
         "booking.confirmed",
     ]
 
-
-async def test_unknown_facility_is_rejected_by_the_real_service(bookings_on_real):
-    booking = (await place(bookings_on_real, booking_body(facility_id=str(uuid.uuid4())))).json()
-    assert (booking["status"], booking["reason"]) == ("rejected", "facility_not_found")
+    unknown = (await place(bookings_on_real, booking_body(facility_id=str(uuid.uuid4())))).json()
+    assert (unknown["status"], unknown["reason"]) == ("rejected", "facility_not_found")
