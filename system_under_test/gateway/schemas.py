@@ -10,11 +10,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from system_under_test.common.fields import Name, Timestamp
 
-# One "@" and a dotted domain; no spaces or control characters anywhere.
-EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$"
-# Not blank, no control characters: what the services accept, said in the schema so
-# that clients (and fuzzers) can tell valid names from invalid ones.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# The users and facilities services' rules, said in the schema so that clients (and
+# fuzzers) can tell valid input from invalid. Whitespace is spelled out rather than `\s`,
+# whose meaning differs between Python, JavaScript and Rust regexes.
+CONTROL = r"\x00-\x1f\x7f-\x9f"
+BLANK = CONTROL + r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+EMAIL_PATTERN = rf"^[^@{BLANK}]+@[^@{BLANK}]+\.[^@.{BLANK}]+$"
+NAME_PATTERN = rf"^[^{CONTROL}]*[^{BLANK}][^{CONTROL}]*$"
 MAX_AMOUNT_CENTS = 100_000_000
 
 

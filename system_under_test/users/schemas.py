@@ -7,13 +7,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from .domain import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
+from .domain import EMAIL_PATTERN, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, NAME_PATTERN
 
 
 class UserIn(BaseModel):
-    # Bounds here only keep absurd bodies out; the domain decides what is valid.
-    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, examples=["ann@example.com"])
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH + 64, examples=["Ann Smith"])
+    # The domain's rules, said in the schema so clients can tell valid input from invalid.
+    email: str = Field(
+        max_length=MAX_EMAIL_LENGTH, pattern=EMAIL_PATTERN, examples=["ann@example.com"]
+    )
+    name: str = Field(
+        min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, examples=["Ann Smith"]
+    )
 
 
 class UserOut(BaseModel):

@@ -51,3 +51,18 @@ def test_created_event_carries_what_a_greeting_needs():
         "email": "ann@example.com",
         "name": "Ann",
     }
+
+
+@pytest.mark.parametrize("name", ["\x85", "\u2000\u3000", "\ufeff", "Ann\x9b"])
+def test_names_blank_or_with_control_characters_in_any_script_are_refused(name):
+    with pytest.raises(domain.InvalidUser):
+        domain.register("ann@example.com", name, NOW)
+
+
+def test_schema_patterns_and_domain_agree():
+    import re
+
+    assert re.match(domain.EMAIL_PATTERN, "ann@example.com")
+    assert not re.match(domain.EMAIL_PATTERN, "ann@exa\x85mple.com")
+    assert re.match(domain.NAME_PATTERN, "Zoë O'Brien-Łukasz 李")
+    assert domain.register("ann@example.com", "Zoë O'Brien-Łukasz 李", NOW).name
