@@ -30,12 +30,17 @@ SLOW_S = 0.15  # slow, but answered in time
 class Stub:
     faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     calls: Counter[str] = field(default_factory=Counter)
+    # A route with a gate waits until the test opens it (then takes effect as usual).
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def fail(self, route: str, *faults: str) -> None:
         self.faults[route].extend(faults)
 
     async def handle(self, route: str, effect: Any) -> Response:
         self.calls[route] += 1
+        gate = self.gates.get(route)
+        if gate is not None:
+            await gate.wait()
         queue = self.faults.get(route) or []
         fault = queue.pop(0) if queue else None
         if fault == "503":
