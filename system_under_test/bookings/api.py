@@ -89,7 +89,7 @@ async def list_bookings(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BookingOut]:
     wanted = BookingStatus(status) if status else None
-    return [BookingOut.of(s) for s in await _service(request).list(wanted, limit)]
+    return [BookingOut.of(s) for s in await _service(request).list_bookings(wanted, limit)]
 
 
 @router.post(

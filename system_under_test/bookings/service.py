@@ -99,7 +99,7 @@ class BookingService:
             raise BookingNotFound(str(booking_id))
         return stored
 
-    async def list(
+    async def list_bookings(
         self, status: BookingStatus | None = None, limit: int = 1000
     ) -> list[StoredBooking]:
         async with self.db.transaction() as conn:
