@@ -1,0 +1,82 @@
+"""Database faults on a service->postgres edge: not ready, 503 (never 500), recovery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chaos.experiments.result import Result
+from chaos.experiments.runner import run
+from chaos.experiments.suite import Answer, Suite
+from chaos.faults import Faults
+
+if TYPE_CHECKING:
+    from harness.stack import Stack
+
+SERVICE = "facilities"
+LATENCY_MS = 3000  # above the readiness probe's own 2 s budget
+RECOVERY_DEADLINE_S = 20.0
+
+
+def database_outage(stack: Stack, *, seed: int = 0) -> Result:
+    return run(stack, "database-outage", f"{SERVICE} through a database outage", _outage, seed=seed)
+
+
+def database_latency(stack: Stack, *, seed: int = 0) -> Result:
+    return run(stack, "database-latency", f"{SERVICE} with a slow database", _latency, seed=seed)
+
+
+def _ready(suite: Suite) -> Answer:
+    return suite.call("GET", SERVICE, "/ready")
+
+
+def _create(suite: Suite) -> Answer:
+    return suite.call("POST", SERVICE, "/facilities", json={"name": "Hall", "capacity": 10})
+
+
+def _problem(answer: Answer) -> bool:
+    return isinstance(answer.body, dict) and {"title", "status"} <= answer.body.keys()
+
+
+def _outage(faults: Faults, suite: Suite, result: Result) -> None:
+    with faults.database_outage(SERVICE):
+        not_ready = suite.wait_for(lambda: _ready(suite).status == 503, 5.0, 0.1)
+        ready = _ready(suite)
+        result.expect(
+            "/ready false while the database is away",
+            not_ready,
+            f"/ready answered {ready.describe()} {ready.body}",
+        )
+        answers = [_create(suite), suite.call("GET", SERVICE, "/facilities")]
+        result.expect(
+            "503 with a problem body, not 500",
+            all(a.status == 503 and _problem(a) for a in answers),
+            f"answers {[a.describe() for a in answers]}",
+        )
+    _recovers(suite, result)
+
+
+def _latency(faults: Faults, suite: Suite, result: Result) -> None:
+    with faults.database_latency(SERVICE, LATENCY_MS):
+        ready = _ready(suite)
+        result.expect(
+            "/ready false while the database is slow",
+            ready.status == 503,
+            f"/ready answered {ready.describe()} with {LATENCY_MS} ms on {SERVICE}->postgres",
+        )
+        result.measure("ready_ms_while_slow", round(ready.seconds * 1000))
+        result.expect(
+            "/ready does not hang",
+            ready.status is not None and ready.seconds < 2 * LATENCY_MS / 1000,
+            f"/ready answered after {ready.seconds * 1000:.0f} ms",
+        )
+    _recovers(suite, result)
+
+
+def _recovers(suite: Suite, result: Result) -> None:
+    back = suite.wait_for(lambda: _ready(suite).status == 200, RECOVERY_DEADLINE_S, 0.1)
+    created = _create(suite)
+    result.expect(
+        "recovers after heal",
+        back and created.status == 201,
+        f"/ready {_ready(suite).describe()}, create {created.describe()} after heal",
+    )

@@ -1,0 +1,83 @@
+"""Retries: transient resets on bookings->payments absorbed with no error and no double effect."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from chaos.experiments.result import Result
+from chaos.experiments.runner import CHAOS_ENV, run, warm_up
+from chaos.experiments.suite import Answer, Suite
+from chaos.faults import Faults, toxics
+
+if TYPE_CHECKING:
+    from harness.stack import Stack
+
+EDGE = "bookings->payments"
+BOOKINGS = 3
+# Enough attempts (with their backoff, several seconds) to outlast the fault by far.
+ATTEMPTS = "10"
+RETRY_SEEN_S = 3.0
+
+
+def retries(stack: Stack, *, seed: int = 0) -> Result:
+    return run(stack, "retries", f"retries on {EDGE}", _body, seed=seed)
+
+
+def _body(faults: Faults, suite: Suite, result: Result) -> None:
+    faults.restart("bookings", {"SVC_RETRY_ATTEMPTS": ATTEMPTS})
+    try:
+        _measure(faults, suite, result)
+    finally:
+        faults.restart("bookings", {"SVC_RETRY_ATTEMPTS": CHAOS_ENV["SVC_RETRY_ATTEMPTS"]})
+
+
+def _measure(faults: Faults, suite: Suite, result: Result) -> None:
+    facility = suite.facility()
+    warm_up(suite, result, facility)
+    retried = lambda: suite.metric("bookings", "faultline_retries_total", downstream="payments")  # noqa: E731
+    before = retried()
+    answers: list[Answer] = []
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(BOOKINGS):
+            # Every connection to payments is reset until bookings retries; then the fault
+            # lifts, as a transient network fault does.
+            key = faults.add(EDGE, toxics.reset_peer())
+            seen = retried()
+            pending = pool.submit(suite.book, facility)
+            absorbed = suite.wait_for(lambda s=seen: retried() > s, RETRY_SEEN_S, 0.005)
+            faults.undo(key)
+            answers.append(pending.result())
+            if not absorbed:
+                break  # no retry came: the caller has already been handed the failure
+    ids = [a.booking_id for a in answers if a.booking_id]
+    final = suite.wait_settled(ids, 20.0)
+    extra = retried() - before
+    result.measure("retries_counted", extra)
+    outcomes = [final.get(i, {}).get("status") for i in ids]
+    confirmed = outcomes.count("confirmed")
+    failed = [a.describe() for a in answers if not a.clean]
+    result.expect(
+        "no error reaches the caller",
+        not failed and confirmed == BOOKINGS,
+        f"{confirmed} of {BOOKINGS} bookings confirmed when the first connections to payments "
+        f"were reset"
+        + (
+            f"; the others ended {sorted({str(o) for o in outcomes} - {'confirmed'})}"
+            if confirmed < len(ids)
+            else ""
+        )
+        + (f"; failed requests {failed[:3]}" if failed else ""),
+    )
+    result.expect(
+        "retries visible in /metrics",
+        extra > 0,
+        f"faultline_retries_total{{service=bookings,downstream=payments}} rose by {extra:.0f}",
+    )
+    charged = [suite.call("GET", "payments", f"/charges/{i}") for i in ids]
+    captured = sum(1 for c in charged if c.status == 200 and c.body.get("status") == "captured")
+    result.expect(
+        "one charge per booking",
+        captured == confirmed,
+        f"{captured} captured charges for {confirmed} confirmed bookings",
+    )
