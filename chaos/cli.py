@@ -1,0 +1,140 @@
+"""`faultline audit` and `faultline matrix`: Typer command functions (registered in harness.cli)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import UserError
+
+out = Console(highlight=False, soft_wrap=True)
+VERDICT_STYLE = {"tolerated": "green", "degraded": "yellow", "violation": "bold red"}
+
+
+def audit(
+    state_file: Path | None = typer.Option(
+        None, "--state-file", help="stack state file (default: the one `faultline up` wrote)"
+    ),
+    timeout: float = typer.Option(
+        30.0, "--timeout", min=0.0, help="seconds to wait for the suite to go quiet first"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Check that nothing was lost, duplicated or left stuck; exit 1 on any violation."""
+    from harness.audit import audit_stack
+    from harness.stack import Stack
+
+    stack = Stack.attach(state_file)
+    if stack is None:
+        raise UserError("no stack is recorded here: start one with `faultline up --detach`")
+    report = audit_stack(stack, timeout=timeout)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        table = Table(title=f"audit of run {stack.run_id}")
+        for column in ("check", "invariant", "ok", "lost", "duplicated", "stuck", "unexpected"):
+            table.add_column(
+                column, justify="left" if column in ("check", "invariant") else "right"
+            )
+        for check in report.checks:
+            counts = [
+                str(len(check.ids(kind))) for kind in ("lost", "duplicated", "stuck", "unexpected")
+            ]
+            style = None if check.passed else "red"
+            table.add_row(check.name, check.invariant, str(check.ok), *counts, style=style)
+        out.print(table)
+        if not report.quiet:
+            out.print(f"[yellow]the suite was still busy after {timeout:.0f}s[/]")
+        for line in report.explain(limit=200).splitlines()[1:]:
+            out.print(line.strip(), markup=False)
+        out.print(report.summary(), style="green" if report.passed else "bold red")
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def matrix(
+    edge: list[str] = typer.Option(
+        [], "--edge", help="only this edge, e.g. 'bookings->payments' (repeatable)"
+    ),
+    fault: list[str] = typer.Option(
+        [], "--fault", help="only this fault kind: latency, reset, blackhole, down, http-503"
+    ),
+    seed: int = typer.Option(1, "--seed", help="seed of every random choice (replays a run)"),
+    sample: int = typer.Option(
+        0, "--sample", min=0, help="run this many seeded random cells instead of all"
+    ),
+    topology: Path | None = typer.Option(None, "--topology", help="topology file of the suite"),
+    as_json: bool = typer.Option(False, "--json", help="print the cells as JSON"),
+) -> None:
+    """Every edge by every fault kind: run the booking flow, heal, audit, classify each cell."""
+    from chaos.experiments.runner import CHAOS_ENV
+    from chaos.matrix import Cell, cells, run_matrix
+    from chaos.matrix import sample as choose
+    from harness.stack import Stack
+    from harness.state import home
+
+    state_file = home() / "matrix" / f"stack-{os.getpid()}.json"
+    stack = Stack(topology, ports="auto", env=CHAOS_ENV, state_file=state_file, seed=seed)
+    selected = choose(cells(stack.topology, edge, fault), sample, seed)
+    if not selected:
+        raise UserError("no cell matches the given --edge and --fault")
+
+    def progress(cell: Cell) -> None:
+        if not as_json:
+            style = VERDICT_STYLE[cell.verdict]
+            out.print(
+                f"  {cell.edge} x {cell.fault}: [{style}]{cell.verdict}[/] ({cell.seconds:.1f}s)"
+            )
+
+    if not as_json:
+        out.print(f"starting the suite, then {len(selected)} cells (seed {seed})")
+    with stack:
+        results = run_matrix(stack, selected, seed, progress)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "edge": c.edge,
+                        "fault": c.fault,
+                        "verdict": c.verdict,
+                        "notes": c.notes,
+                        "steps": c.steps,
+                        "seconds": round(c.seconds, 2),
+                        "replay": c.replay,
+                    }
+                    for c in results
+                ]
+            )
+        )
+    else:
+        _print_matrix(results, seed)
+    raise typer.Exit(1 if any(c.verdict == "violation" for c in results) else 0)
+
+
+def _print_matrix(results: list, seed: int) -> None:
+    from chaos.matrix import FAULT_KINDS
+
+    kinds = [k.name for k in FAULT_KINDS if any(c.fault == k.name for c in results)]
+    table = Table(title=f"fault matrix (seed {seed})")
+    table.add_column("edge")
+    for kind in kinds:
+        table.add_column(kind)
+    by_edge: dict[str, dict[str, str]] = {}
+    for c in results:
+        style = VERDICT_STYLE[c.verdict]
+        by_edge.setdefault(c.edge, {})[c.fault] = f"[{style}]{c.verdict}[/]"
+    for edge_name, row in by_edge.items():
+        table.add_row(edge_name, *(row.get(kind, "-") for kind in kinds))
+    out.print(table)
+    for c in results:
+        if c.verdict != "tolerated":
+            out.print(f"{c.edge} x {c.fault}: {c.verdict}: {c.summary}", markup=False)
+            out.print(f"  replay: {c.replay}", markup=False)
+    counts = {v: sum(1 for c in results if c.verdict == v) for v in VERDICT_STYLE}
+    out.print(", ".join(f"{n} {v}" for v, n in counts.items()))
+    out.print(f"replay any cell: faultline matrix --seed {seed} --edge EDGE --fault KIND")
