@@ -8,19 +8,21 @@ from typing import Any
 import pytest
 
 from chaos.experiments.runner import CHAOS_ENV
-from chaos.faults.fixtures import chaos_seed, faults  # noqa: F401
+from chaos.faults.fixtures import base_seed, chaos_seed, faults  # noqa: F401
 from harness.audit import audit_stack
 
 
 @pytest.fixture(scope="session")
 def chaos_stack(faultline_stack_factory: Any) -> Any:
-    return faultline_stack_factory(env=CHAOS_ENV)
+    return faultline_stack_factory(env=CHAOS_ENV, seed=base_seed())
 
 
 @pytest.fixture(scope="session")
 def weakened_stack(faultline_stack_factory: Any) -> Any:
     # Its own stack: weakened runs leave behind the damage they are meant to reveal.
-    return faultline_stack_factory(env={**CHAOS_ENV, "FAULTLINE_STACK_ROLE": "weakened"})
+    return faultline_stack_factory(
+        env={**CHAOS_ENV, "FAULTLINE_STACK_ROLE": "weakened"}, seed=base_seed()
+    )
 
 
 @pytest.fixture(autouse=True)

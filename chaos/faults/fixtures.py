@@ -21,12 +21,16 @@ SEED_ENV = "FAULTLINE_SEED"
 DEFAULT_SEED = 1
 
 
+def base_seed() -> int:
+    """`$FAULTLINE_SEED`, default 1: the seed a run is replayed from."""
+    return int(os.environ.get(SEED_ENV) or DEFAULT_SEED)
+
+
 @pytest.fixture
 def chaos_seed(request: pytest.FixtureRequest) -> int:
-    """`$FAULTLINE_SEED` (default 1) mixed with the test's id: each test draws differently,
-    and the same seed replays the same run."""
-    base = int(os.environ.get(SEED_ENV) or DEFAULT_SEED)
-    return (base * 1_000_003 + zlib.crc32(request.node.nodeid.encode())) % 2**31
+    """The base seed mixed with the test's id: each test draws differently, and the same
+    base seed replays the same run."""
+    return (base_seed() * 1_000_003 + zlib.crc32(request.node.nodeid.encode())) % 2**31
 
 
 @pytest.fixture
