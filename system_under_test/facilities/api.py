@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BeforeValidator
 
 from system_under_test.common.problems import problem_responses
 
@@ -21,6 +24,16 @@ from .schemas import (
 from .service import FacilitiesService
 
 router = APIRouter()
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _calendar_day(value: Any) -> Any:
+    # A bare number would otherwise be read as seconds since 1970 (`?date=0` is 1970-01-01).
+    if isinstance(value, str) and not _DAY.match(value):
+        raise ValueError("must be a YYYY-MM-DD date")
+    if isinstance(value, str) and not "1900-01-01" <= value <= "8999-12-31":
+        raise ValueError("must be between 1900-01-01 and 8999-12-31")
+    return value
 
 
 def get_service(request: Request) -> FacilitiesService:
@@ -77,9 +90,11 @@ async def get_facility(
 )
 async def availability(
     facility_id: UUID,
-    day: date = Query(
-        alias="date", ge=date(1900, 1, 1), le=date(8999, 12, 31), description="UTC day"
-    ),
+    day: Annotated[
+        date,
+        BeforeValidator(_calendar_day),
+        Query(alias="date", description="UTC day, 1900-01-01 to 8999-12-31"),
+    ],
     service: FacilitiesService = Depends(get_service),
 ) -> AvailabilityOut:
     reserved = await service.availability(facility_id, day)
