@@ -8,7 +8,6 @@ outbox relay → consumers → start-up hooks → background tasks; stopped in r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from .outbox import EventPublisher, OutboxRelay
 from .problems import install_problem_handlers, problem_openapi, problem_response
 from .resilience import Downstream
 from .settings import ServiceSettings
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +166,7 @@ def create_app(
             yield
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
             if state.relay is not None:
                 await state.relay.stop()
             if state.broker is not None:

@@ -26,6 +26,7 @@ from aio_pika.abc import (
 
 from .observability import correlation_id_var, get_correlation_id
 from .settings import ServiceSettings
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,7 @@ class Broker:
 
     async def stop(self) -> None:
         if self._connect_task is not None:
-            self._connect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._connect_task
+            await cancel_and_wait(self._connect_task)
             self._connect_task = None
         if self._connection is not None:
             with contextlib.suppress(Exception):

@@ -34,6 +34,7 @@ from .db import Database, on_commit
 from .messaging import Broker
 from .observability import correlation_id_var, get_correlation_id
 from .settings import ServiceSettings
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:
@@ -129,10 +128,19 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 2.0)
                 with contextlib.suppress(Exception):
                     await self._update_backlog()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(backoff):
-                    await self._wake.wait()
-            self._wake.clear()
+            await self._sleep(backoff)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until woken or `seconds` pass.
+
+        asyncio.wait rather than asyncio.timeout: on Python 3.11 a cancel that coincides
+        with the timeout is turned into TimeoutError, which would swallow stop()."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+        self._wake.clear()
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were published.
