@@ -14,7 +14,7 @@ from typing import Any
 from pact import Verifier
 
 from contracts.broker import BrokerConfig
-from contracts.pactfiles import PACT_DIR, load_pacts
+from contracts.pactfiles import HTTP, MESSAGE, PACT_DIR, load_pacts
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,13 @@ def verify_provider(
     broker: BrokerConfig | None = None,
 ) -> Verification:
     """Replay every interaction consumers expect of `provider` against it."""
-    pacts = [p for p in load_pacts(pact_dir).values() if p.provider == provider]
+    # Only what this run can replay: HTTP interactions need `url`, messages need `messages`.
+    pacts = [
+        p
+        for p in load_pacts(pact_dir).values()
+        if p.provider == provider
+        and ((url is not None and p.of_type(HTTP)) or (messages and p.of_type(MESSAGE)))
+    ]
     if not pacts and broker is None:
         raise VerificationFailed(f"no pact in {pact_dir} names {provider!r} as provider")
     verifier = Verifier(provider, host="127.0.0.1")
