@@ -154,8 +154,8 @@ class Broker:
     ) -> None:
         """Consume `ns.<queue>` bound to `routing_keys`; `handler(event)` gets the event dict.
 
-        A handler that raises is retried (the message is republished with an attempt count)
-        until `max_attempts` failures, then the message goes to `ns.<queue>.dlq`. The
+        A handler that raises is retried after a backoff (the message is republished with an
+        attempt count) until `max_attempts` failures, then the message goes to `ns.<queue>.dlq`. The
         correlation id of the message is set for the handler's logs and outbound calls.
         Declared now if connected, otherwise as soon as the connection is made.
         """
@@ -218,6 +218,8 @@ class Broker:
                     event.get("event_id"),
                     exc_info=True,
                 )
+                backoff = self.settings.consumer_retry_backoff_s * 2 ** (attempt - 1)
+                await asyncio.sleep(min(backoff, 5.0))
                 await self._republish(message, queue_name, attempt + 1)
                 return
             await message.ack()

@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
 
     db_startup_timeout_s: float = 30.0
     consumer_max_attempts: int = 5
+    # First pause before a failed event is retried; doubles per attempt (capped at 5 s), so a
+    # short database outage does not send a consumer's messages straight to the DLQ.
+    consumer_retry_backoff_s: float = 0.2
     outbox_poll_s: float = 0.1
 
     @model_validator(mode="after")
