@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,13 @@ from tenacity import (
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None] | None]
-_AFTER_COMMIT = "faultline_after_commit"
+# After-commit hooks per open connection. Kept beside the connection rather than in its
+# `info` (which lives on the pooled DBAPI connection): reading `info` of a connection that a
+# cancellation invalidated reconnects outside SQLAlchemy's greenlet and turns the
+# cancellation into MissingGreenlet, which kept background loops from stopping.
+_after_commit: weakref.WeakKeyDictionary[AsyncConnection, list[AfterCommit]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -86,7 +93,7 @@ def on_commit(conn: AsyncConnection, callback: AfterCommit) -> None:
     Only works for connections from `Database.transaction()`; used by the outbox to wake the
     relay, and to publish directly after commit when the outbox is switched off.
     """
-    hooks = conn.info.get(_AFTER_COMMIT)
+    hooks = _after_commit.get(conn)
     if hooks is None:
         raise RuntimeError("on_commit needs a connection from Database.transaction()")
     hooks.append(callback)
@@ -155,13 +162,12 @@ class Database:
         """`BEGIN … COMMIT` (rollback on error); after-commit hooks run once committed."""
         hooks: list[AfterCommit] = []
         async with self.engine.connect() as conn:
-            conn.info[_AFTER_COMMIT] = hooks
+            _after_commit[conn] = hooks
             try:
                 async with conn.begin():
                     yield conn
             finally:
-                # info belongs to the pooled DBAPI connection: never leak hooks to its next user.
-                conn.info.pop(_AFTER_COMMIT, None)
+                _after_commit.pop(conn, None)
         for hook in hooks:
             try:
                 result = hook()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -112,7 +111,6 @@ def start_bookings(settings_for, events):
             client.app = app  # type: ignore[attr-defined]
             yield client
             await eventually(lambda: _all_published(settings.database_url))
-            await _stop_relay(app.state.relay)
 
     return start
 
@@ -121,21 +119,6 @@ def start_bookings(settings_for, events):
 async def bookings(start_bookings) -> AsyncIterator[httpx.AsyncClient]:
     async with start_bookings() as client:
         yield client
-
-
-async def _stop_relay(relay: Any) -> None:
-    """Stop the outbox relay, cancelling again if a cancellation got lost.
-
-    A task cancelled inside `Database.transaction()` can see the CancelledError replaced by
-    SQLAlchemy's MissingGreenlet (the `conn.info` clean-up reconnects outside a greenlet);
-    the relay's loop then swallows it and the app's shutdown waits forever. Until the kernel
-    handles that, the tests make sure shutdown finds no relay to wait for.
-    """
-    task = relay._task
-    while task is not None and not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.2)
-    relay._task = None
 
 
 def _all_published(database_url: str) -> bool:
