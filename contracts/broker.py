@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +47,14 @@ def _git(*args: str) -> str:
 
 
 def pact_cli() -> str | None:
-    """The `pact` executable of pact-python-cli (`pact-broker` subcommands), if installed."""
-    return shutil.which("pact") or shutil.which("pact-broker")
+    """The `pact-broker` command line (shipped by pact-python-cli), if installed."""
+    beside = Path(sys.executable).with_name("pact-broker")
+    return str(beside) if beside.exists() else shutil.which("pact-broker")
 
 
 def broker_commands(config: BrokerConfig, pacticipants: list[str], pact_dir: Path = PACT_DIR):
     """The publish and can-i-deploy command lines (pact-broker CLI)."""
-    base = ["pact-broker"] if Path(pact_cli() or "").name == "pact-broker" else ["pact", "broker"]
+    base = [pact_cli() or "pact-broker"]
     publish = [
         *base,
         "publish",

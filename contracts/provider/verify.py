@@ -6,9 +6,12 @@ did not match (path, expected, actual), followed by the verifier's report.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pact import Verifier
@@ -19,6 +22,7 @@ from contracts.pactfiles import HTTP, MESSAGE, PACT_DIR, load_pacts
 log = logging.getLogger(__name__)
 
 StateFn = Callable[[dict[str, Any]], None]
+RESULTS_ENV = "FAULTLINE_CONTRACTS_RESULTS"
 
 
 class VerificationFailed(AssertionError):
@@ -84,6 +88,26 @@ def _describe(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def record(provider: str, results: dict[str, Any]) -> None:
+    """With `FAULTLINE_CONTRACTS_RESULTS` set, keep the outcome of each interaction there
+    (`faultline contracts` prints them per consumer-provider pair)."""
+    directory = os.environ.get(RESULTS_ENV)
+    if not directory:
+        return
+    rows = [
+        {
+            "consumer": r.get("consumer"),
+            "provider": r.get("provider", provider),
+            "description": r.get("description"),
+            "ok": r.get("result") == "OK",
+        }
+        for r in results.get("interactionResults", [])
+    ]
+    path = Path(directory) / f"{provider}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+
+
 def verify_provider(
     provider: str,
     *,
@@ -92,6 +116,7 @@ def verify_provider(
     messages: Mapping[str, Callable[..., Any]] | None = None,
     pact_dir=PACT_DIR,
     broker: BrokerConfig | None = None,
+    keep_results: bool = True,
 ) -> Verification:
     """Replay every interaction consumers expect of `provider` against it."""
     # Only what this run can replay: HTTP interactions need `url`, messages need `messages`.
@@ -128,10 +153,14 @@ def verify_provider(
         verifier.verify()
     except RuntimeError:
         results = verifier.results
+        if keep_results:
+            record(provider, results)
         report = verifier.output(strip_ansi=True)
         lines = [f"provider {provider!r} breaks what its consumers expect:", *_describe(results)]
         raise VerificationFailed("\n".join([*lines, "", "verifier report:", report])) from None
     results = verifier.results
+    if keep_results:
+        record(provider, results)
     count = len(results.get("interactionResults", []))
     if broker is None:
         expected = sum(len(p.interactions) for p in pacts)
