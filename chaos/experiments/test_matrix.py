@@ -8,16 +8,12 @@ from typing import Any
 
 import pytest
 
-from chaos.experiments.catalog import BY_NAME
 from chaos.matrix import cells, run_matrix, sample
 
 pytestmark = pytest.mark.chaos
 
 SAMPLE_ENV = "FAULTLINE_MATRIX_SAMPLE"
 DEFAULT_SAMPLE = 6
-# Edges where a known defect of the suite (reproduced deterministically by an experiment that
-# is marked as an expected failure) makes some cells violations.
-KNOWN_DEFECTS = {"notifications->postgres": BY_NAME["consumer-database-outage"].defect}
 
 
 def test_sampled_cells_of_the_fault_matrix_have_no_violation(
@@ -29,10 +25,6 @@ def test_sampled_cells_of_the_fault_matrix_have_no_violation(
 
     assert len(results) == min(count, len(cells(chaos_stack.topology)))
     violations = [c for c in results if c.verdict == "violation"]
-    unknown = [c for c in violations if c.edge not in KNOWN_DEFECTS]
-    assert not unknown, "\n".join(
-        f"{c.edge} x {c.fault}: {c.summary}\n  replay: {c.replay}" for c in unknown
+    assert not violations, "\n".join(
+        f"{c.edge} x {c.fault}: {c.summary}\n  replay: {c.replay}" for c in violations
     )
-    if violations:
-        known = "; ".join(f"{c.edge} x {c.fault} ({c.replay})" for c in violations)
-        pytest.xfail(f"known defect reproduced in {known}: {KNOWN_DEFECTS[violations[0].edge]}")
