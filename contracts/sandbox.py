@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from harness.infra import broker_objects, delete_broker_objects, drop_databases
+from harness.topology import load_topology
 
 POSTGRES_ENV = "FAULTLINE_POSTGRES_URL"
 RABBITMQ_ENV = "FAULTLINE_RABBITMQ_URL"
@@ -75,7 +76,9 @@ class Sandbox:
     def close(self) -> None:
         if self.databases:
             drop_databases(postgres_server() + "/postgres", self.databases)
-        exchanges, queues = broker_objects(self.namespace, self.consumers)
+        # Every consumer queue of the topology: a service started here declares its own.
+        consumers = sorted({*self.consumers, *load_topology().consumers()})
+        exchanges, queues = broker_objects(self.namespace, consumers)
         # The broker may be away; then nothing was declared on it either.
         with contextlib.suppress(Exception):
             delete_broker_objects(rabbitmq_url(), exchanges, queues)

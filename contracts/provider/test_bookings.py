@@ -25,6 +25,8 @@ def test_bookings_honours_its_consumers(sandbox):
             sandbox,
             facilities_url=facilities.url,
             payments_url=payments.url,
+            # A loaded CI machine must not turn a confirmed booking into a pending one (202).
+            saga_budget_s=30.0,
         ) as (bookings, app),
     ):
         provider = BookingsProvider(
