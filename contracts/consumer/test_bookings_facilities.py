@@ -149,3 +149,16 @@ async def test_release_always_ends_with_the_slot_free(description, state, params
     with mock_provider(pact) as url:
         outcome = await facilities_client(url).release(the_booking())
     assert outcome is Outcome.OK
+
+
+async def test_a_facilities_outage_leaves_the_hold_undecided():
+    pact = _pact()
+    (
+        _hold(pact, "a request to hold a slot while the facilities database is away")
+        .given("the database is unavailable")
+        .will_respond_with(503)
+    )
+    with mock_provider(pact) as url:
+        outcome = await facilities_client(url).reserve(the_booking())
+    # Ambiguous: the saga compensates (release) rather than assume nothing was held.
+    assert outcome is Outcome.UNAVAILABLE

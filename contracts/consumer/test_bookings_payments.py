@@ -79,3 +79,18 @@ async def test_refund_always_succeeds(description, given):
     with mock_provider(pact) as url:
         outcome = await payments_client(url).refund(the_booking())
     assert outcome is Outcome.OK
+
+
+async def test_a_payments_outage_leaves_the_charge_undecided():
+    pact = _pact()
+    (
+        pact.upon_receiving("a request to charge a booking while the payments database is away")
+        .given("the database is unavailable")
+        .with_request("PUT", f"/charges/{BOOKING_ID}")
+        .with_body({"amount_cents": AMOUNT_CENTS, "payment_method": CARD_OK}, content_type=JSON)
+        .will_respond_with(503)
+    )
+    with mock_provider(pact) as url:
+        outcome = await payments_client(url).charge(the_booking())
+    # Ambiguous: the saga refunds (voiding a charge that never happened) before releasing.
+    assert outcome is Outcome.UNAVAILABLE

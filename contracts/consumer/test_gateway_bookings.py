@@ -121,3 +121,18 @@ async def test_cancelling_an_unknown_booking_is_not_found():
         async with gateway_client(bookings=url) as gw:
             response = await gw.post(f"/api/bookings/{MISSING_BOOKING_ID}/cancel")
     assert response.status_code == 404
+
+
+async def test_bookings_outage_is_a_503_the_client_may_retry():
+    pact = _pact()
+    (
+        pact.upon_receiving("a request for a booking while the bookings database is away")
+        .given("the database is unavailable")
+        .with_request("GET", f"/bookings/{BOOKING_ID}")
+        .will_respond_with(503)
+    )
+    with mock_provider(pact) as url:
+        async with gateway_client(bookings=url) as gw:
+            response = await gw.get(f"/api/bookings/{BOOKING_ID}")
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers

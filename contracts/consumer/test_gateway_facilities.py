@@ -136,3 +136,18 @@ async def test_availability_of_an_unknown_facility_is_not_found():
                 f"/api/facilities/{MISSING_FACILITY_ID}/availability?date={DAY}"
             )
     assert response.status_code == 404
+
+
+async def test_facilities_outage_is_a_503_the_client_may_retry():
+    pact = _pact()
+    (
+        pact.upon_receiving("a request for a facility while the facilities database is away")
+        .given("the database is unavailable")
+        .with_request("GET", f"/facilities/{FACILITY_ID}")
+        .will_respond_with(503)
+    )
+    with mock_provider(pact) as url:
+        async with gateway_client(facilities=url) as gw:
+            response = await gw.get(f"/api/facilities/{FACILITY_ID}")
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers

@@ -94,3 +94,19 @@ async def test_booking_for_an_unknown_user_is_refused_before_bookings_is_called(
             )
     assert response.status_code == 422
     assert "user_id" in response.json()["detail"]
+
+
+async def test_users_outage_is_a_503_the_client_may_retry():
+    pact = _pact()
+    (
+        pact.upon_receiving("a request for a user while the users database is away")
+        .given("the database is unavailable")
+        .with_request("GET", f"/users/{USER_ID}")
+        .will_respond_with(503)
+    )
+    with mock_provider(pact) as url:
+        async with gateway_client(users=url) as gw:
+            response = await gw.get(f"/api/users/{USER_ID}")
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["title"] == "Downstream unavailable"

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from pact.types import Message
 
+from contracts.provider.outage import add_database_outage
 from contracts.provider.tables import truncate
 from contracts.provider.tap import EventTap
 from contracts.provider.verify import ProviderStates
@@ -104,6 +105,7 @@ class BookingsProvider:
         def _(p: dict[str, Any]) -> None:
             self.reset()
 
+        add_database_outage(states, self.served, self.app)
         return states
 
     def event_of(self, tap: EventTap, outcome: BookingStatus) -> Message:

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import FastAPI
 from sqlalchemy import delete
 
+from contracts.provider.outage import add_database_outage
 from contracts.provider.tables import truncate
 from contracts.provider.verify import ProviderStates
 from contracts.serving import Served
@@ -76,4 +77,5 @@ def facilities_states(served: Served, app: FastAPI) -> ProviderStates:
     def _(p: dict[str, Any]) -> None:
         served.run(remove((reservations, reservations.c.booking_id == UUID(p["booking_id"]))))
 
+    add_database_outage(states, served, app)
     return states

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import FastAPI
 from sqlalchemy import delete
 
+from contracts.provider.outage import add_database_outage
 from contracts.provider.tables import truncate
 from contracts.provider.verify import ProviderStates
 from contracts.serving import Served
@@ -41,4 +42,5 @@ def payments_states(served: Served, app: FastAPI) -> ProviderStates:
         # Refunding a booking never charged voids it: a late charge is then refused.
         served.run(service.refund(UUID(p["booking_id"])))
 
+    add_database_outage(states, served, app)
     return states

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pact.types import Message
 from sqlalchemy import delete
 
+from contracts.provider.outage import add_database_outage
 from contracts.provider.tap import EventTap
 from contracts.provider.verify import ProviderStates
 from contracts.serving import Served
@@ -48,6 +49,7 @@ def users_states(served: Served, app: FastAPI) -> ProviderStates:
     states.state("no user has the email", teardown=by_email)(by_email)
     states.state("no user has the id")(by_id)
     states.state("a user exists", teardown=by_id)(user_exists)
+    add_database_outage(states, served, app)
     return states
 
 
