@@ -37,21 +37,27 @@ def audit(
         out.print_json(json.dumps(report.to_dict()))
     else:
         table = Table(title=f"audit of run {stack.run_id}")
-        for column in ("check", "invariant", "ok", "lost", "duplicated", "stuck", "unexpected"):
-            table.add_column(
-                column, justify="left" if column in ("check", "invariant") else "right"
-            )
+        for column in ("check", "ok", "lost", "duplicated", "stuck", "unexpected"):
+            table.add_column(column, justify="left" if column == "check" else "right")
         for check in report.checks:
-            counts = [
-                str(len(check.ids(kind))) for kind in ("lost", "duplicated", "stuck", "unexpected")
-            ]
+            kinds = ("lost", "duplicated", "stuck", "unexpected")
+            counts = [str(len(check.ids(kind))) for kind in kinds]
             style = None if check.passed else "red"
-            table.add_row(check.name, check.invariant, str(check.ok), *counts, style=style)
+            table.add_row(check.name, str(check.ok), *counts, style=style)
         out.print(table)
         if not report.quiet:
             out.print(f"[yellow]the suite was still busy after {timeout:.0f}s[/]")
-        for line in report.explain(limit=200).splitlines()[1:]:
-            out.print(line.strip(), markup=False)
+        for check in report.checks:
+            if not check.passed:
+                out.print(f"{check.name} ({check.invariant}):", style="red", markup=False)
+                for finding in check.findings:
+                    out.print(f"  {finding}", markup=False)
+        for letter in report.dead_letters:
+            out.print(
+                f"dead letter in {letter.queue}: {letter.message_id} "
+                f"({letter.type or 'unknown type'}, {letter.reason or 'no reason'})",
+                markup=False,
+            )
         out.print(report.summary(), style="green" if report.passed else "bold red")
     raise typer.Exit(0 if report.passed else 1)
 
