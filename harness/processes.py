@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,34 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 STOP_GRACE_S = 5.0
+_random = random.SystemRandom()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel just handed out; free unless another process races for it."""
+    """A free port for a child process to bind later, chosen below the ephemeral range.
+
+    A port from bind(0) lies in the ephemeral range, where the proxies (listening on port 0)
+    and every outgoing connection draw theirs too, so it could be taken before the child binds
+    it. Below that range only another process choosing ports itself can collide.
+    """
+    low, _ = _ephemeral_range()
+    floor = max(1024, low - 12000)
+    for _ in range(100):
+        port = _random.randrange(floor, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
