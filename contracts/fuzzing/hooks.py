@@ -4,9 +4,11 @@ checks and the generation rules. The `st` command line loads it through the `hoo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import schemathesis
+from schemathesis.specs.openapi.negative import GeneratedValue
 
 import contracts.fuzzing.checks  # noqa: F401  (registers the custom checks)
 from contracts.fuzzing import rules
@@ -14,29 +16,73 @@ from contracts.fuzzing import rules
 BOOKING_ROUTES = ("/api/bookings",)
 
 
+def _body_rules(path: str, body: Any) -> Any:
+    if isinstance(body, dict):
+        body = dict(body)
+        rules.slot_in_order(body)
+        if path in BOOKING_ROUTES:
+            rules.known_references(body)
+    return body
+
+
+def _query_rules(query: Any) -> Any:
+    if isinstance(query, dict):
+        query = dict(query)
+        rules.day_in_range(query)
+    return query
+
+
+def _header_rules(headers: Any) -> Any:
+    if isinstance(headers, dict):
+        headers = dict(headers)
+        rules.fresh_idempotency_key(headers)
+    return headers
+
+
 def _follow_rules(case: Any) -> Any:
-    if isinstance(case.body, dict):
-        rules.slot_in_order(case.body)
-        if case.operation.path in BOOKING_ROUTES:
-            rules.known_references(case.body)
-    if isinstance(case.query, dict):
-        rules.day_in_range(case.query)
-    rules.fresh_idempotency_key(case.headers)
+    case.body = _body_rules(case.operation.path, case.body)
+    case.query = _query_rules(case.query)
+    if case.headers is not None:
+        rules.fresh_idempotency_key(case.headers)
     return case
 
 
+def _valid_only(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # Invalid (negative) values come wrapped in GeneratedValue: they are meant to break rules.
+    def apply(value: Any) -> Any:
+        return value if isinstance(value, GeneratedValue) else rule(value)
+
+    return apply
+
+
+# Fuzzing and stateful phases draw each part of a request from a strategy.
+@schemathesis.hook
+def before_generate_body(context: schemathesis.HookContext, strategy: Any) -> Any:
+    path = context.operation.path if context.operation is not None else ""
+    return strategy.map(_valid_only(lambda body: _body_rules(path, body)))
+
+
+@schemathesis.hook
+def before_generate_query(context: schemathesis.HookContext, strategy: Any) -> Any:
+    return strategy.map(_valid_only(_query_rules))
+
+
+@schemathesis.hook
+def before_generate_headers(context: schemathesis.HookContext, strategy: Any) -> Any:
+    return strategy.map(_valid_only(_header_rules))
+
+
+# The coverage phase builds whole cases, marked positive or negative.
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: Any) -> Any:
-    """Generated valid requests (every phase but examples) keep the rules; invalid ones are
-    left alone, they are meant to break them."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
         return case
     return _follow_rules(case)
 
 
+# The examples phase takes the documented examples, which are valid requests too.
 @schemathesis.hook
 def before_add_examples(context: schemathesis.HookContext, examples: list[Any]) -> None:
-    """The documented examples are valid requests too (the examples phase has no map_case)."""
     for case in examples:
         _follow_rules(case)
