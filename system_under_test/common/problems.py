@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from .resilience import DownstreamError
 
@@ -113,7 +115,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, None, detail, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
+        return problem_response(exc.status_code, None, detail, headers=headers)
 
     @app.exception_handler(DownstreamError)
     async def _downstream(request: Request, exc: DownstreamError) -> JSONResponse:
@@ -135,6 +142,25 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Internal Server Error", "an unexpected error occurred")
+
+
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def _allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """Every method the API serves on `path`, as its OpenAPI document lists them.
+
+    Starlette's 405 names the methods of the first route matching the path only; where GET and
+    POST share a path (`/facilities`), `Allow` must list both (RFC 9110).
+    """
+    index: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_index", None)
+    if index is None:
+        index = [
+            (compile_path(template)[0], {m.upper() for m in item if m.upper() in _METHODS})
+            for template, item in app.openapi()["paths"].items()
+        ]
+        app.state.allow_index = index
+    return set().union(*(methods for regex, methods in index if regex.match(path)))
 
 
 def problem_openapi(app: FastAPI) -> dict[str, Any]:

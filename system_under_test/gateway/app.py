@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 
 from system_under_test.common.app import ServiceParts, create_app
 
@@ -23,7 +20,6 @@ DESCRIPTION = """Public API of the funeral-service booking suite.
 Obtain a token with `POST /api/auth/token` (form fields `username=demo`, `password=demo`)
 and send it as `Authorization: Bearer <token>` on every other `/api` route. Errors are
 `application/problem+json` bodies (RFC 9457)."""
-_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -43,33 +39,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         description=DESCRIPTION,
     )
     _replace_ready(app, settings)
-    _allow_every_method_of_a_path(app)
     return app
-
-
-def _allow_every_method_of_a_path(app: FastAPI) -> None:
-    # Starlette's 405 names the methods of the first route matching the path only; where
-    # GET and POST share a path (/api/facilities) `Allow` must list both (RFC 9110).
-    # Read from the OpenAPI document: it is the flattened list of what the API serves.
-    problem_handler = app.exception_handlers[StarletteHTTPException]
-    paths: list[tuple[re.Pattern[str], set[str]]] = []
-
-    def allowed_methods(path: str) -> set[str]:
-        if not paths:
-            for template, item in app.openapi()["paths"].items():
-                regex = compile_path(template)[0]
-                paths.append((regex, {m.upper() for m in item if m.upper() in _METHODS}))
-        return set().union(*(methods for regex, methods in paths if regex.match(path)))
-
-    async def handler(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 405:
-            allowed = allowed_methods(request.url.path)
-            if allowed:
-                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
-        return await problem_handler(request, exc)
-
-    app.add_exception_handler(StarletteHTTPException, handler)
 
 
 def _replace_ready(app: FastAPI, settings: GatewaySettings) -> None:
