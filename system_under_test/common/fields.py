@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
+from .text import NAME_PATTERN
+
 MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
@@ -34,7 +36,11 @@ def _bounded_time(value: datetime) -> datetime:
     return value
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean_text)]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=NAME_PATTERN),
+    AfterValidator(_clean_text),
+]
 """Human-readable text of up to 200 characters, no control characters, not blank."""
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_bounded_time)]

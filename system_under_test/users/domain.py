@@ -7,15 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-# Control characters, and whitespace as Python, JavaScript and Rust regexes all agree on
-# it, spelled out rather than `\s`, because the three disagree about what `\s` means.
-CONTROL = r"\x00-\x1f\x7f-\x9f"
-BLANK = CONTROL + r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-# Deliberately permissive: one "@", a dotted domain, nothing blank. Deliverability is
-# the mail system's business; this only rejects what cannot be an address at all.
-EMAIL_PATTERN = rf"^[^@{BLANK}]+@[^@{BLANK}]+\.[^@.{BLANK}]+$"
-# Not blank, no control characters.
-NAME_PATTERN = rf"^[^{CONTROL}]*[^{BLANK}][^{CONTROL}]*$"
+from system_under_test.common.text import CONTROL, EMAIL_PATTERN, NAME_PATTERN
+
 _EMAIL = re.compile(EMAIL_PATTERN)
 _CONTROL = re.compile(rf"[{CONTROL}\ud800-\udfff]")
 MAX_EMAIL_LENGTH = 254
