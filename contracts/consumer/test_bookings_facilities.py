@@ -143,7 +143,7 @@ async def test_release_always_ends_with_the_slot_free(description, state, params
     (
         pact.upon_receiving(description)
         .given(state, **params)
-        .with_request("DELETE", f"/reservations/{BOOKING_ID}")
+        .with_request("POST", f"/reservations/{BOOKING_ID}/release")
         .will_respond_with(204)
     )
     with mock_provider(pact) as url:

@@ -56,7 +56,7 @@ class FacilitiesClient:
     async def release(self, booking: Booking) -> Outcome:
         # Releasing what was never reserved is already the wanted end state.
         return await _outcome(
-            self.downstream, "DELETE", f"/reservations/{booking.id}", not_found=Outcome.OK
+            self.downstream, "POST", f"/reservations/{booking.id}/release", not_found=Outcome.OK
         )
 
 

@@ -134,7 +134,9 @@ async def reserve(
     return _out(result.reservation)
 
 
-@router.delete("/reservations/{booking_id}", status_code=204, tags=["reservations"])
+# A state change, not a deletion: the released reservation stays readable (and keeps a
+# late reserve for the same booking from taking the slot), so this is POST, not DELETE.
+@router.post("/reservations/{booking_id}/release", status_code=204, tags=["reservations"])
 async def release(booking_id: UUID, service: FacilitiesService = Depends(get_service)) -> Response:
     """Free the slot; idempotent, also for a booking never reserved."""
     await service.release(booking_id)

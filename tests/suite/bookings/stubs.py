@@ -79,7 +79,7 @@ class FakeFacilities(Stub):
         return Starlette(
             routes=[
                 Route("/reservations/{id}", self._put, methods=["PUT"]),
-                Route("/reservations/{id}", self._delete, methods=["DELETE"]),
+                Route("/reservations/{id}/release", self._delete, methods=["POST"]),
                 Route("/reservations/{id}/confirm", self._confirm, methods=["POST"]),
             ]
         )

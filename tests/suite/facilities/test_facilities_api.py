@@ -81,8 +81,8 @@ async def test_release_frees_the_slot_and_confirm_after_release_conflicts(client
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
     assert (await client.post(f"/reservations/{booking}/confirm")).status_code == 200
 
-    assert (await client.delete(f"/reservations/{booking}")).status_code == 204
-    assert (await client.delete(f"/reservations/{booking}")).status_code == 204
+    assert (await client.post(f"/reservations/{booking}/release")).status_code == 204
+    assert (await client.post(f"/reservations/{booking}/release")).status_code == 204
     assert (await client.get(f"/reservations/{booking}")).json()["status"] == "released"
     assert (await client.post(f"/reservations/{booking}/confirm")).status_code == 409
     # The slot is free again for someone else, but the released booking cannot re-hold it.
@@ -93,7 +93,7 @@ async def test_release_frees_the_slot_and_confirm_after_release_conflicts(client
 async def test_release_before_reserve_refuses_the_late_reserve(client):
     facility_id = await new_facility(client)
     booking = str(uuid.uuid4())
-    assert (await client.delete(f"/reservations/{booking}")).status_code == 204
+    assert (await client.post(f"/reservations/{booking}/release")).status_code == 204
     late = await client.put(f"/reservations/{booking}", json={"facility_id": facility_id, **SLOT})
     assert late.status_code == 409
     assert (await client.get(f"/reservations/{booking}")).status_code == 404
@@ -109,7 +109,7 @@ async def test_availability_lists_held_and_confirmed_slots_of_the_day(client):
     other_day = {"starts_at": "2030-05-02T09:00:00+02:00", "ends_at": "2030-05-02T10:00:00+02:00"}
     await client.put(f"/reservations/{held}", json={"facility_id": facility_id, **SLOT})
     await client.put(f"/reservations/{released}", json={"facility_id": facility_id, **other_day})
-    await client.delete(f"/reservations/{released}")
+    await client.post(f"/reservations/{released}/release")
 
     day = await client.get(f"/facilities/{facility_id}/availability", params={"date": "2030-05-01"})
     assert day.status_code == 200
