@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -288,12 +287,13 @@ def _register() -> None:
     from chaos.toxiproxy.cli import toxiproxy
 
     app.command("toxiproxy", help="Run the embedded Toxiproxy-compatible fault proxy.")(toxiproxy)
-    # The chaos layer's commands, when that layer is present in this checkout.
-    if importlib.util.find_spec("chaos.cli") is not None:
-        from chaos.cli import audit, matrix
+    from chaos.cli import audit, matrix
+    from contracts.cli import contracts, fuzz
 
-        app.command("audit")(audit)
-        app.command("matrix")(matrix)
+    app.command("audit")(audit)
+    app.command("matrix")(matrix)
+    app.command("contracts")(contracts)
+    app.command("fuzz")(fuzz)
 
 
 def main() -> None:
