@@ -88,9 +88,9 @@ class Proxy:
             raise bad_request(f"listen host {host!r} does not resolve: {exc.strerror}") from None
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            # Toxiproxy answers 500 here; a listen address already taken is a conflict the
-            # caller can fix, so it gets a 4xx with the OS reason instead.
-            raise ApiError(f"listen tcp {self.listen}: bind: {reason.lower()}", 409) from None
+            # Toxiproxy answers 500 with the OS error here; clients (toxiproxy-python among
+            # them) rely on that, so parity wins over a tidier 4xx.
+            raise ApiError(f"listen tcp {self.listen}: bind: {reason.lower()}", 500) from None
         self._listener = sock
         self.listen = addresses.bound(sock)
         self.enabled = True

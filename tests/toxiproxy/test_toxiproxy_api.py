@@ -82,7 +82,7 @@ def test_duplicate_proxy_answers_409(api):
     )
 
 
-def test_listen_address_in_use_answers_409_with_the_os_reason(api):
+def test_listen_address_in_use_answers_500_with_the_os_reason_as_toxiproxy_does(api):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
@@ -91,7 +91,8 @@ def test_listen_address_in_use_answers_409_with_the_os_reason(api):
         resp = _proxy(api, listen=f"127.0.0.1:{port}")
     finally:
         taken.close()
-    assert resp.status_code == 409
+    assert resp.status_code == 500
+    assert resp.json()["status"] == 500
     assert "address already in use" in resp.json()["error"]
 
 
