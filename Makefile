@@ -28,6 +28,9 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/toxiproxy_bench.py
+	@if command -v iperf3 >/dev/null && command -v sockperf >/dev/null; then \
+		$(BIN)/python benchmarks/toxiproxy_tools_bench.py; \
+	else echo "apt-get install iperf3 sockperf for the like-for-like figures"; fi
 
 clean:
 	rm -rf $(VENV) .faultline .pytest_cache
