@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -180,3 +181,35 @@ def test_missing_or_bad_token_is_401(faultline_stack):
         assert anonymous.get("/health").status_code == 200
         assert anonymous.get("/ready").status_code == 200
         assert anonymous.get("/openapi.json").status_code == 200
+
+
+def _logged_with(path: Any, correlation_id: str) -> bool:
+    with open(path, encoding="utf-8") as log:
+        for line in log:
+            if correlation_id in line:
+                try:
+                    if json.loads(line).get("correlation_id") == correlation_id:
+                        return True
+                except json.JSONDecodeError:
+                    continue
+    return False
+
+
+def test_one_correlation_id_crosses_every_http_and_amqp_hop(suite: Suite, faultline_stack):
+    # gateway -> users/facilities/bookings over HTTP, bookings -> facilities/payments over
+    # HTTP, bookings -> notifications over the outbox and RabbitMQ: one id in every JSON log.
+    correlation_id = f"e2e-{secrets.token_hex(8)}"
+    resp = suite.client.post(
+        "/api/bookings",
+        json=suite.body(15),
+        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Correlation-ID": correlation_id},
+    )
+    assert resp.status_code in (201, 202), resp.text
+    assert resp.headers["X-Correlation-ID"] == correlation_id
+    hops = ["gateway", "users", "facilities", "payments", "bookings", "notifications"]
+    deadline = time.monotonic() + 20
+    missing = hops
+    while missing and time.monotonic() < deadline:
+        missing = [s for s in hops if not _logged_with(faultline_stack.log_path(s), correlation_id)]
+        time.sleep(0.2)
+    assert not missing, f"no JSON log line with correlation_id {correlation_id} in {missing}"
