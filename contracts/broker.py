@@ -47,14 +47,14 @@ def _git(*args: str) -> str:
 
 
 def pact_cli() -> str | None:
-    """The `pact-broker` command line (shipped by pact-python-cli), if installed."""
-    beside = Path(sys.executable).with_name("pact-broker")
-    return str(beside) if beside.exists() else shutil.which("pact-broker")
+    """The `pact` command line (shipped by pact-python-cli, a dependency), if installed."""
+    beside = Path(sys.executable).with_name("pact")
+    return str(beside) if beside.exists() else shutil.which("pact")
 
 
 def broker_commands(config: BrokerConfig, pacticipants: list[str], pact_dir: Path = PACT_DIR):
-    """The publish and can-i-deploy command lines (pact-broker CLI)."""
-    base = [pact_cli() or "pact-broker"]
+    """The publish and can-i-deploy command lines (`pact broker …`)."""
+    base = [pact_cli() or "pact", "broker"]
     publish = [
         *base,
         "publish",

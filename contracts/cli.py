@@ -142,7 +142,7 @@ def _run_broker_command(argv: list[str]) -> None:
 
     if pact_cli() is None:
         raise UserError(
-            "PACT_BROKER_BASE_URL is set but the pact-broker command line is missing: "
+            "PACT_BROKER_BASE_URL is set but the `pact` command line is missing: "
             "`pip install pact-python-cli` (see docs/contracts.md)"
         )
     out.print(f"$ {' '.join(argv)}")
