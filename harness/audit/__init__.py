@@ -1,0 +1,141 @@
+"""The audit: after a chaos, load or game-day run, is anything lost, duplicated or stuck?
+
+Two halves. The checkers are pure: they take rows (bookings, saga log, reservations, charges,
+outbox, notifications, dead letters) and report, like Jepsen's set checkers, how many subjects
+were fine and which ids were lost, duplicated, stuck or unexpected. The readers load those rows
+from each service's own database and from the broker, once the suite has gone quiet.
+
+The checkers restate the suite's invariants independently of the suite's own code on purpose:
+an audit that reused the saga's state machine would agree with any bug in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .checks import (
+    audit,
+    check_compensated,
+    check_confirmed,
+    check_deliveries,
+    check_notifications,
+    check_orphans,
+    check_outbox,
+    check_saga_logs,
+    check_slots,
+    check_terminal,
+)
+from .readers import (
+    QUIET_TIMEOUT_S,
+    Activity,
+    Sources,
+    activity,
+    read_dead_letters,
+    read_snapshot,
+    wait_quiet,
+)
+from .report import KINDS, AuditReport, CheckResult, Finding, Kind
+from .rows import (
+    BookingRow,
+    ChargeRow,
+    DeadLetter,
+    NotificationRow,
+    OutboxRow,
+    ReservationRow,
+    SagaEntry,
+    Snapshot,
+)
+
+if TYPE_CHECKING:
+    from harness.stack import Stack
+
+__all__ = [
+    "KINDS",
+    "QUIET_TIMEOUT_S",
+    "Activity",
+    "AuditReport",
+    "BookingRow",
+    "ChargeRow",
+    "CheckResult",
+    "DeadLetter",
+    "Finding",
+    "Kind",
+    "NotificationRow",
+    "OutboxRow",
+    "ReservationRow",
+    "SagaEntry",
+    "Snapshot",
+    "Sources",
+    "activity",
+    "audit",
+    "audit_stack",
+    "check_compensated",
+    "check_confirmed",
+    "check_deliveries",
+    "check_notifications",
+    "check_orphans",
+    "check_outbox",
+    "check_saga_logs",
+    "check_slots",
+    "check_terminal",
+    "read_dead_letters",
+    "read_snapshot",
+    "run_audit",
+    "snapshot_stack",
+    "wait_quiet",
+    "wait_quiet_stack",
+]
+
+T = TypeVar("T")
+
+
+async def run_audit(
+    sources: Sources, *, deadline_s: float = QUIET_TIMEOUT_S, wait: bool = True
+) -> AuditReport:
+    """Wait for quiet (up to `deadline_s`), then read everything and check every invariant."""
+    quiet = True
+    if wait:
+        quiet, _ = await wait_quiet(sources, deadline_s)
+    report = audit(await read_snapshot(sources), quiet=quiet)
+    return report
+
+
+def audit_stack(
+    stack: Stack, *, timeout: float = QUIET_TIMEOUT_S, wait: bool = True
+) -> AuditReport:
+    """Synchronous entry point for tests, experiments and the CLI."""
+    return _run_sync(run_audit(Sources.from_stack(stack), deadline_s=timeout, wait=wait))
+
+
+def wait_quiet_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> bool:
+    """Block until the stack is quiet (see `wait_quiet`); False when the deadline passed."""
+
+    async def go() -> bool:
+        quiet, _ = await wait_quiet(Sources.from_stack(stack), timeout)
+        return quiet
+
+    return _run_sync(go())
+
+
+def snapshot_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> Snapshot:
+    """Wait for quiet, then the raw rows (an experiment narrows them with `only`)."""
+
+    async def go() -> Snapshot:
+        sources = Sources.from_stack(stack)
+        await wait_quiet(sources, timeout)
+        return await read_snapshot(sources)
+
+    return _run_sync(go())
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside an event loop (an async test): run in a thread with its own loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
