@@ -48,9 +48,13 @@ def _follow_rules(case: Any) -> Any:
 
 
 def _valid_only(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    # Invalid (negative) values come wrapped in GeneratedValue: they are meant to break rules.
+    # Invalid (negative) values come wrapped in a GeneratedValue carrying their mutation: they
+    # are meant to break rules. Valid values drawn from a pool of captured values (the
+    # stateful phase) come wrapped too, without a mutation: the rules apply to those.
     def apply(value: Any) -> Any:
-        return value if isinstance(value, GeneratedValue) else rule(value)
+        if isinstance(value, GeneratedValue):
+            return value if value.meta is not None else value.map_value(rule)
+        return rule(value)
 
     return apply
 

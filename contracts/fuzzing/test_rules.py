@@ -50,3 +50,21 @@ def test_each_request_gets_its_own_idempotency_key():
     untouched = {"Accept": "application/json"}
     rules.fresh_idempotency_key(untouched)
     assert untouched == {"Accept": "application/json"}
+
+
+def test_rules_reach_valid_values_drawn_from_captured_pools_but_not_mutated_ones():
+    # The stateful phase hands valid bodies over wrapped (no mutation recorded); negative
+    # values carry their mutation and must stay as broken as they were generated.
+    from schemathesis.core.mutations import MutationMetadata
+    from schemathesis.generation.value import GeneratedValue
+
+    from contracts.fuzzing.hooks import _valid_only
+
+    def apply(body):
+        return _valid_only(lambda b: {**b, "ruled": True})(body)
+
+    assert apply({"a": 1}) == {"a": 1, "ruled": True}
+    pooled = apply(GeneratedValue({"a": 1}, None))
+    assert pooled.value == {"a": 1, "ruled": True}
+    mutated = GeneratedValue({"a": 1}, MutationMetadata(mutations=()))
+    assert apply(mutated).value == {"a": 1}

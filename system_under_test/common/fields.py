@@ -8,9 +8,9 @@ timestamptz round-trips through Python (year 1..9999 after conversion) are refus
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 from .text import NAME_PATTERN
 
@@ -30,6 +30,13 @@ def _clean_text(value: str) -> str:
     return value.strip()
 
 
+def _iso_text(value: Any) -> Any:
+    # Without this a bare number would pass as seconds since 1970; the APIs take ISO 8601.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with an offset")
+    return value
+
+
 def _bounded_time(value: datetime) -> datetime:
     if not MIN_TIME <= value < MAX_TIME:
         raise ValueError("must be between 1900-01-01 and 9000-01-01 (UTC)")
@@ -43,5 +50,5 @@ Name = Annotated[
 ]
 """Human-readable text of up to 200 characters, no control characters, not blank."""
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_bounded_time)]
-"""ISO 8601 time with a timezone offset, in a range the database round-trips."""
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_bounded_time)]
+"""ISO 8601 text with a timezone offset, in a range the database round-trips."""

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from system_under_test.common.fields import Name, Timestamp
-
-
-def _iso_text(value: Any) -> Any:
-    # Without this a bare number would pass as seconds since 1970; the API takes ISO 8601.
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date-time string with an offset")
-    return value
-
-
-IsoTime = Annotated[Timestamp, BeforeValidator(_iso_text)]
 
 
 class FacilityIn(BaseModel):
@@ -34,8 +24,8 @@ class FacilityOut(BaseModel):
 
 class ReservationIn(BaseModel):
     facility_id: UUID
-    starts_at: IsoTime
-    ends_at: IsoTime
+    starts_at: Timestamp
+    ends_at: Timestamp
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Self:
