@@ -90,3 +90,13 @@ def map_case(context: schemathesis.HookContext, case: Any) -> Any:
 def before_add_examples(context: schemathesis.HookContext, examples: list[Any]) -> None:
     for case in examples:
         _follow_rules(case)
+
+
+# The last word before a request is sent, in every phase: whatever strategy, pool or link a
+# valid case came from (the stateful phase builds some bodies outside the hooks above), the
+# rules hold for what the service receives.
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: Any, kwargs: dict[str, Any]) -> None:
+    meta = case.meta
+    if meta is None or meta.generation.mode.is_positive:
+        _follow_rules(case)
