@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 SERVICE = "facilities"
 LATENCY_MS = 3000  # above the readiness probe's own 2 s budget
+READY_BUDGET_S = 2.0  # the kernel's probe budget (Database.ping); /ready answers within it
 RECOVERY_DEADLINE_S = 20.0
 
 
@@ -65,9 +66,9 @@ def _latency(faults: Faults, suite: Suite, result: Result) -> None:
         )
         result.measure("ready_ms_while_slow", round(ready.seconds * 1000))
         result.expect(
-            "/ready does not hang",
-            ready.status is not None and ready.seconds < 2 * LATENCY_MS / 1000,
-            f"/ready answered after {ready.seconds * 1000:.0f} ms",
+            "/ready answers within its probe budget",
+            ready.status is not None and ready.seconds < READY_BUDGET_S + 0.5,
+            f"/ready answered after {ready.seconds * 1000:.0f} ms (budget {READY_BUDGET_S} s)",
         )
     _recovers(suite, result)
 
