@@ -5,6 +5,9 @@ by the event loop's readiness callbacks: no copy into Python and no task switch 
 soon as a toxic (or an injected HTTP response) concerns a direction, whatever sits in its pipe
 becomes the first chunk of a queue that a task feeds through the toxics, in order; when the
 last toxic goes and the queue is empty, the direction returns to splicing.
+
+What a toxic does is its own module's (chaos/toxiproxy/toxics/): this one calls its hooks and
+knows no toxic type by name.
 """
 
 from __future__ import annotations
