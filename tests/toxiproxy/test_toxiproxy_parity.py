@@ -234,6 +234,20 @@ def test_a_listen_address_go_cannot_use_answers_500_with_gos_error(api):
     assert (patched.status_code, patched.json()["error"]) == (500, "address 99999: invalid port")
 
 
+def test_a_host_name_resolving_to_the_bound_address_restarts_nothing(api, echo, net):
+    port = _free_port()
+    body = {"name": "kept", "listen": f"localhost:{port}", "upstream": echo}
+    assert api.post("/proxies", json=body).json()["listen"] == f"127.0.0.1:{port}"
+    api.post("/proxies/kept/toxics", json={"type": "noop"})
+    with net.connect(port) as sock:
+        net.round_trip(sock)
+        updated = api.patch("/proxies/kept", json={"listen": f"localhost:{port}"})
+        assert updated.json()["listen"] == f"127.0.0.1:{port}"
+        net.round_trip(sock)  # the connection was not closed by a restart
+    again = api.post("/populate", json=[body]).json()["proxies"]
+    assert [t["name"] for t in again[0]["toxics"]] == ["noop_downstream"]  # kept, not replaced
+
+
 # ---- populate -------------------------------------------------------------------------------
 def test_populate_creates_up_to_the_failing_proxy_and_answers_500_with_them(api):
     resp = api.post(
