@@ -1,5 +1,6 @@
 """Direct vs proxied over loopback, in one run: what a connection through the embedded
-Toxiproxy-compatible server costs when no toxic is active.
+Toxiproxy-compatible server costs when no toxic is active (the spliced fast path), and, as a
+second proxied path, when a 0 ms latency toxic sends every chunk through the toxic pipeline.
 
     .venv/bin/python benchmarks/toxiproxy_bench.py [--gib 1] [--repeats 3] [--pings 20000]
     make bench
@@ -162,6 +163,9 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=20000, help="64-byte round trips per path")
     parser.add_argument("--toxiproxy-url", help="measure this Toxiproxy instead of ours")
     parser.add_argument("--no-socat", action="store_true", help="skip the socat yardstick")
+    parser.add_argument(
+        "--no-toxic", action="store_true", help="skip the path through a 0 ms latency toxic"
+    )
     args = parser.parse_args()
     if args.peer:
         run_peer()
@@ -182,6 +186,15 @@ def main() -> None:
             listen = api.create_proxy(name, "127.0.0.1:0", f"127.0.0.1:{peer_port}")["listen"]
             kind = "faultline" if api.is_embedded() else "toxiproxy"
             paths = {"direct": peer_port, kind: int(listen.rsplit(":", 1)[1])}
+            if not args.no_toxic:
+                # A 0 ms latency toxic each way: every chunk takes the toxic path (queue, task,
+                # the toxic's hooks) instead of splice, so its cost shows beside the fast path.
+                toxic_listen = api.create_proxy(
+                    f"{name}-toxic", "127.0.0.1:0", f"127.0.0.1:{peer_port}"
+                )["listen"]
+                for stream in ("upstream", "downstream"):
+                    api.add_toxic(f"{name}-toxic", "latency", {"latency": 0}, stream=stream)
+                paths[f"{kind}+toxic"] = int(toxic_listen.rsplit(":", 1)[1])
             socat = None if args.no_socat else start_socat(peer_port)
             if socat is not None:
                 procs.append(socat[0])
@@ -194,6 +207,8 @@ def main() -> None:
                     rates[path].append(throughput(port, size))
             rtts = {path: ping_pong(port, args.pings) for path, port in paths.items()}
             api.delete_proxy(name)
+            if not args.no_toxic:
+                api.delete_proxy(f"{name}-toxic")
     finally:
         for proc in reversed(procs):
             proc.terminate()

@@ -1,4 +1,7 @@
-"""A small synchronous client of Toxiproxy's HTTP API, for a real server or the embedded one."""
+"""A small synchronous client of Toxiproxy's HTTP API, for a real server or the embedded one.
+
+It speaks only HTTP: nothing of the server is imported, so it works the same against both.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from urllib.parse import quote
 
 import httpx
 
-from chaos.toxiproxy.api import IDENTITY_HEADER
-from chaos.toxiproxy.toxics import HTTP_TOXIC_TYPES
-
-EXTENSION_TOXIC_TYPES = HTTP_TOXIC_TYPES
+# Toxic types only faultline's embedded server knows (its `GET /faultline` lists them too).
+EXTENSION_TOXIC_TYPES = frozenset({"http_error", "http_latency"})
+# A route only the embedded server has; a real Toxiproxy answers it 404.
+IDENTITY_PATH = "/faultline"
 
 
 class ToxiproxyError(Exception):
@@ -57,15 +60,21 @@ class ToxiproxyClient:
 
     # ---- server ------------------------------------------------------------------------
     def version(self) -> str:
-        resp = self._call("GET", "/version")
-        self._embedded = IDENTITY_HEADER.lower() in resp.headers
-        return str(resp.json()["version"])
+        return str(self._call("GET", "/version").json()["version"])
 
     def is_embedded(self) -> bool:
-        """True for faultline's server (it sends a header a real Toxiproxy never does)."""
+        """True for faultline's server: it answers a route a real Toxiproxy does not have."""
         if self._embedded is None:
-            self.version()
-        return bool(self._embedded)
+            try:
+                body = self._call("GET", IDENTITY_PATH).json()
+            except ToxiproxyError as exc:
+                if exc.status != 404:
+                    raise
+                body = None
+            except ValueError:
+                body = None
+            self._embedded = isinstance(body, dict) and body.get("server") == "faultline"
+        return self._embedded
 
     def reset(self) -> None:
         self._call("POST", "/reset")

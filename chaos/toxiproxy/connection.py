@@ -5,6 +5,9 @@ by the event loop's readiness callbacks: no copy into Python and no task switch 
 soon as a toxic (or an injected HTTP response) concerns a direction, whatever sits in its pipe
 becomes the first chunk of a queue that a task feeds through the toxics, in order; when the
 last toxic goes and the queue is empty, the direction returns to splicing.
+
+What a toxic does is its own module's (chaos/toxiproxy/toxics/): this one calls its hooks and
+knows no toxic type by name.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING, Any
 
-from chaos.toxiproxy.effects import EFFECTS
 from chaos.toxiproxy.http_faults import HttpStage
 from chaos.toxiproxy.state import CloseConnection, ToxicState
 from chaos.toxiproxy.toxics import DOWNSTREAM, UPSTREAM, Toxic
@@ -242,12 +244,12 @@ class Direction:
     async def _process(self, chunk: Chunk) -> None:
 
         chain = self.proxy.chain(self.stream)
-        http = [t for t in chain if t.is_http]
-        if http or (self.http is not None and self.http.buffered):
+        per_request = [t for t in chain if t.kind.per_request]
+        if per_request or (self.http is not None and self.http.buffered):
             if self.http is None:
                 self.http = HttpStage()
-            byte_chain = [t for t in chain if not t.is_http]
-            async for raw in self.http.feed(self, chunk.data, http):
+            byte_chain = [t for t in chain if not t.kind.per_request]
+            async for raw in self.http.feed(self, chunk.data, per_request):
                 await self._apply(byte_chain, 0, raw, chunk.at)
         else:
             await self._apply(chain, 0, chunk.data, chunk.at)
@@ -256,9 +258,9 @@ class Direction:
         for index in range(start, len(chain)):
             toxic = chain[index]
             state = self.states.get(toxic)
-            if state is None or not state.active or toxic.is_http:
+            if state is None or not state.active or toxic.kind.per_request:
                 continue
-            async for piece in EFFECTS[toxic.type](self, toxic, state, data, at):
+            async for piece in toxic.kind.pipe(self, state, data, at):
                 await self._apply(chain, index + 1, piece, at)
             return
         await self.loop.sock_sendall(self.dst, data)
@@ -267,13 +269,15 @@ class Direction:
     async def _end_of_stream(self) -> None:
         chain = self.proxy.chain(self.stream)
         if self.http is not None and self.http.buffered:
-            await self._apply([t for t in chain if not t.is_http], 0, self.http.take(), 0.0)
+            byte_chain = [t for t in chain if not t.kind.per_request]
+            await self._apply(byte_chain, 0, self.http.take(), 0.0)
         for toxic in chain:
             state = self.states.get(toxic)
-            if toxic.type == "slow_close" and state is not None and state.active:
-                await self.sleep_for(toxic, toxic.attributes["delay"] / 1000)
+            if state is not None and state.active and not self.conn.closed:
+                await toxic.kind.end_of_stream(self, state)
         self.task = None
-        self._finish()
+        if not self.conn.closed:
+            self._finish()
 
     def inject(self, data: bytes, close_after: bool) -> None:
         """Send bytes that never came from the source (an HTTP response made up by a toxic)."""
@@ -288,45 +292,30 @@ class Direction:
 
     # ---- toxics come and go -------------------------------------------------------------
     def toxic_added(self, toxic: Toxic) -> None:
-        state = ToxicState(active=self.rng.random() < toxic.toxicity)
+        state = toxic.kind.new_state(toxic, active=self.rng.random() < toxic.toxicity)
         self.states[toxic] = state
-        if state.active and not toxic.is_http:
+        if state.active and not toxic.kind.per_request:
             self.proxy.stats.activated(toxic)
-        self._arm(toxic, state)
+        toxic.kind.attached(self, state)
         if self.mode == _SPLICE and not self.finished:
             self._enter_pipeline()
 
-    def toxic_updated(self, toxic: Toxic, toxicity_changed: bool) -> None:
+    def toxic_updated(self, toxic: Toxic) -> None:
         state = self.states.get(toxic)
         if state is None:
             return
-        if toxicity_changed:
-            state.active = self.rng.random() < toxic.toxicity
-        self._arm(toxic, state)
+        # Toxiproxy restarts an updated toxic on every link, drawing its toxicity again.
+        state.active = self.rng.random() < toxic.toxicity
+        toxic.kind.attached(self, state)
         self._changed()
 
     def toxic_removed(self, toxic: Toxic) -> None:
         state = self.states.pop(toxic, None)
-        # A triggered reset_peer has dropped data already: like Toxiproxy, it still resets.
-        keep = toxic.type == "reset_peer" and state is not None and state.triggered
-        if state is not None and state.timer is not None and not keep:
-            state.timer.cancel()
         self._changed()
-        if toxic.type == "timeout" and state is not None and state.active:
-            # Toxiproxy closes a blackholed connection when its timeout toxic goes away.
-            self.conn.close()
-            return
-        self._wake()
-
-    def _arm(self, toxic: Toxic, state: ToxicState) -> None:
-        if toxic.type != "timeout":
-            return
-        if state.timer is not None:
-            state.timer.cancel()
-            state.timer = None
-        timeout = toxic.attributes["timeout"]
-        if state.active and timeout > 0:
-            state.timer = self.loop.call_later(timeout / 1000, self.conn.close)
+        if state is not None:
+            toxic.kind.detached(self, state)
+        if not self.conn.closed:
+            self._wake()
 
     def _changed(self) -> None:
         fired, self.interrupt = self.interrupt, self.loop.create_future()
@@ -353,13 +342,13 @@ class Direction:
             if timer is not None:
                 timer.cancel()
 
-    async def sleep_for(self, toxic: Toxic, seconds: float | None) -> bool:
+    async def sleep_for(self, state: ToxicState, seconds: float | None) -> bool:
         """Sleep; True when the toxic was removed meanwhile (its held data then goes on)."""
         until = None if seconds is None else self.loop.time() + seconds
-        return await self.sleep_until(toxic, until)
+        return await self.sleep_until(state, until)
 
-    async def sleep_until(self, toxic: Toxic, until: float | None) -> bool:
-        while toxic in self.states:
+    async def sleep_until(self, state: ToxicState, until: float | None) -> bool:
+        while self.states.get(state.toxic) is state:
             remaining = None if until is None else until - self.loop.time()
             if remaining is not None and remaining <= 0:
                 return False
@@ -388,7 +377,7 @@ class Connection:
 
     def start(self) -> None:
         for toxic in self.proxy.toxic_list():
-            self.direction(toxic.stream).toxic_added(toxic)
+            self.direction(toxic.direction).toxic_added(toxic)
         self.up.start()
         self.down.start()
 

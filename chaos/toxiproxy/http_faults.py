@@ -1,9 +1,9 @@
-"""HTTP-level faults (faultline extensions): `http_error` and `http_latency`.
+"""The stage that lets per-request toxics (faultline's HTTP toxics) act on whole requests.
 
-They act on the upstream (client -> server) stream of an HTTP/1.1 edge. h11 finds where each
-request starts and ends; its bytes stream on unchanged, delayed (`http_latency`), or dropped
-and answered with a made-up response so the request never reaches the server (`http_error`).
-Keep-alive keeps working because the made-up response is framed by h11 like any other. Bytes
+It runs on the upstream (client -> server) stream of an HTTP/1.1 edge. h11 finds where each
+request starts and ends; its bytes stream on unchanged, delayed, or dropped and answered with
+a response a toxic made up, so the request never reaches the server. Keep-alive keeps working
+because the made-up response is framed by h11 like any other. Bytes
 that are not HTTP (or a protocol switch such as CONNECT or Upgrade) turn the stage into a
 plain pass-through for the rest of the connection. Clients are expected not to pipeline
 requests (none of the suite's clients does).
@@ -11,47 +11,14 @@ requests (none of the suite's clients does).
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import h11
 
-from chaos.toxiproxy.effects import jittered
-from chaos.toxiproxy.toxics import Toxic
-
 if TYPE_CHECKING:
     from chaos.toxiproxy.connection import Direction
-
-
-def matches(toxic: Toxic, method: str, target: str) -> bool:
-    wanted = toxic.attributes["method"]
-    if wanted and wanted.upper() != method:
-        return False
-    pattern = toxic.attributes["path"]
-    return not pattern or re.search(pattern, target) is not None
-
-
-def render_error(parser: h11.Connection, request: h11.Request, toxic: Toxic) -> tuple[bytes, bool]:
-    """The response bytes and whether the connection must close after them."""
-    attrs = toxic.attributes
-    status = attrs["status"]
-    body = attrs["body"].encode()
-    try:
-        reason = HTTPStatus(status).phrase.encode()
-    except ValueError:
-        reason = b""
-    headers = [
-        ("Content-Type", attrs["content_type"]),
-        ("Content-Length", str(len(body))),
-        ("X-Faultline-Toxic", toxic.name),
-    ]
-    out = parser.send(h11.Response(status_code=status, headers=headers, reason=reason)) or b""
-    if body and request.method != b"HEAD":
-        out += parser.send(h11.Data(data=body)) or b""
-    out += parser.send(h11.EndOfMessage()) or b""
-    return out, parser.our_state is h11.MUST_CLOSE
+    from chaos.toxiproxy.toxics import Toxic
 
 
 def _switches_protocol(request: h11.Request) -> bool:
@@ -131,20 +98,14 @@ class HttpStage:
     async def _decide(
         self, d: Direction, request: h11.Request, toxics: list[Toxic]
     ) -> bytes | None:
-        """Apply matching toxics in order; the response to make up, if any."""
-        method = request.method.decode("ascii", "replace").upper()
-        target = request.target.decode("latin-1")
+        """Let the toxics act in order; the response one of them made up, if any."""
         for toxic in toxics:
-            if toxic not in d.states or not matches(toxic, method, target):
+            state = d.states.get(toxic)
+            if state is None:
                 continue
-            if d.rng.random() >= toxic.toxicity:
-                continue
-            d.proxy.stats.activated(toxic)
-            if toxic.type == "http_latency":
-                delay = jittered(d.rng, toxic.attributes["latency"], toxic.attributes["jitter"])
-                await d.sleep_for(toxic, delay / 1000)
-            elif toxic.type == "http_error":
-                response, self._must_close = render_error(self.parser, request, toxic)
+            answer = await toxic.kind.on_request(d, state, self, request)
+            if answer is not None:
+                response, self._must_close = answer
                 return response
         return None
 

@@ -13,22 +13,36 @@ from collections import Counter
 from random import Random
 from typing import Any
 
-from chaos.toxiproxy import addresses
+from chaos.toxiproxy import addresses, gojson
 from chaos.toxiproxy.connection import Connection
-from chaos.toxiproxy.errors import (
-    ApiError,
-    bad_request,
-    missing_field,
-    proxy_exists,
-    proxy_not_found,
-    toxic_exists,
-    toxic_not_found,
-)
-from chaos.toxiproxy.toxics import DOWNSTREAM, UPSTREAM, Toxic, parse_new_toxic, parse_update
+from chaos.toxiproxy.errors import ApiError, missing_field, proxy_exists, proxy_not_found
+from chaos.toxiproxy.toxic_collection import ToxicCollection, read_json
+from chaos.toxiproxy.toxics import DOWNSTREAM, UPSTREAM, Toxic
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 30.0
-DEFAULT_LISTEN = "127.0.0.1:0"
+
+# How Toxiproxy's Go types read proxy JSON: its Proxy struct (whose exported `Logger` is part of
+# its JSON, as `{}`), and the elements of /populate's list.
+_LOGGER = gojson.Struct("Logger", "zerolog.Logger")
+_PROXY_FIELDS: dict[str, str | gojson.Struct] = {
+    "name": "string",
+    "listen": "string",
+    "upstream": "string",
+    "enabled": "bool",
+    "Logger": _LOGGER,
+}
+PROXY = gojson.Struct("Proxy", "toxiproxy.Proxy", _PROXY_FIELDS)
+POPULATE_ITEM = gojson.Struct(
+    "", 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }', _PROXY_FIELDS
+)
+
+
+def _decode(struct: gojson.Struct, raw: bytes, into: dict[str, Any]) -> None:
+    try:
+        struct.decode(read_json(raw), into)
+    except gojson.DecodeError as exc:
+        raise ApiError(f"bad request body: {exc}", 400) from None
 
 
 class ProxyStats:
@@ -49,11 +63,10 @@ class Proxy:
         self.collection = collection
         self.loop = collection.loop
         self.name = name
-        self.listen = listen
+        self.listen = listen  # as given until the proxy starts, then the address bound
         self.upstream = upstream
         self.enabled = False
-        self.toxics: dict[str, Toxic] = {}
-        self._chains: dict[str, list[Toxic]] = {UPSTREAM: [], DOWNSTREAM: []}
+        self.toxics = ToxicCollection(self)
         self.connections: set[Connection] = set()
         self.stats = ProxyStats()
         self._listener: socket.socket | None = None
@@ -67,30 +80,25 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
-            "toxics": [t.to_json() for t in self.toxic_list()],
+            "Logger": {},  # Toxiproxy's Proxy struct exports its logger, which encodes as {}
+            "toxics": [t.to_json() for t in self.toxics.all()],
         }
 
     def toxic_list(self) -> list[Toxic]:
-        # Toxiproxy lists the upstream chain first, then the downstream one.
-        return self._chains[UPSTREAM] + self._chains[DOWNSTREAM]
+        return self.toxics.all()
 
-    def chain(self, stream: str) -> list[Toxic]:
-        return self._chains[stream]
+    def chain(self, direction: str) -> list[Toxic]:
+        return self.toxics.chain(direction)
 
     # ---- listener ------------------------------------------------------------------------
     def start(self) -> None:
+        """Listen, as Toxiproxy does: any failure is its Go error, answered with a 500."""
         if self.enabled:
             return
-        host, port = addresses.split(self.listen, "listen")
         try:
-            sock = addresses.bind_listener(addresses.listen_host(host), port)
-        except socket.gaierror as exc:
-            raise bad_request(f"listen host {host!r} does not resolve: {exc.strerror}") from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            # Toxiproxy answers 500 with the OS error here; clients (toxiproxy-python among
-            # them) rely on that, so parity wins over a tidier 4xx.
-            raise ApiError(f"listen tcp {self.listen}: bind: {reason.lower()}", 500) from None
+            sock = addresses.listen(self.listen)
+        except addresses.ListenError as exc:
+            raise ApiError(str(exc), 500) from None
         self._listener = sock
         self.listen = addresses.bound(sock)
         self.enabled = True
@@ -110,6 +118,25 @@ class Proxy:
             task.cancel()
         for conn in list(self.connections):
             conn.close()
+
+    def differs(self, listen: str, upstream: str) -> bool:
+        """Toxiproxy's `Differs`: listen compared once resolved, so a host name that resolves
+        to the address bound does not restart the proxy."""
+        try:
+            resolved = addresses.resolved_string(listen)
+        except addresses.AddressError as exc:
+            raise ApiError(str(exc), 500) from None
+        return self.listen != resolved or self.upstream != upstream
+
+    def update(self, listen: str, upstream: str, enabled: bool) -> None:
+        if self.differs(listen, upstream):
+            self.stop()
+            self.listen, self.upstream = listen, upstream
+        if enabled != self.enabled:
+            if enabled:
+                self.start()
+            else:
+                self.stop()
 
     def _accept(self) -> None:
         listener = self._listener
@@ -143,7 +170,7 @@ class Proxy:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 upstream = await _connect(self.loop, self.upstream)
-        except (OSError, TimeoutError, ApiError) as exc:
+        except (OSError, TimeoutError, addresses.AddressError) as exc:
             log.info("proxy %s: upstream %s unavailable: %s", self.name, self.upstream, exc)
             client.close()
             return
@@ -168,47 +195,11 @@ class Proxy:
                 self.stats.received[d.stream] += d.received
                 self.stats.sent[d.stream] += d.sent
 
-    # ---- toxics ----------------------------------------------------------------------
-    def find_toxic(self, name: str) -> Toxic:
-        toxic = self.toxics.get(name)
-        if toxic is None:
-            raise toxic_not_found()
-        return toxic
-
-    def add_toxic(self, body: object) -> Toxic:
-        toxic = parse_new_toxic(body)
-        if toxic.name in self.toxics:
-            raise toxic_exists()
-        self.toxics[toxic.name] = toxic
-        self._chains[toxic.stream] = [*self._chains[toxic.stream], toxic]
-        for conn in list(self.connections):
-            conn.direction(toxic.stream).toxic_added(toxic)
-        return toxic
-
-    def update_toxic(self, name: str, body: object) -> Toxic:
-        toxic = self.find_toxic(name)
-        attributes, toxicity = parse_update(toxic, body)
-        changed = toxicity != toxic.toxicity
-        toxic.attributes, toxic.toxicity = attributes, toxicity
-        for conn in list(self.connections):
-            conn.direction(toxic.stream).toxic_updated(toxic, changed)
-        return toxic
-
-    def remove_toxic(self, name: str) -> None:
-        toxic = self.find_toxic(name)
-        del self.toxics[name]
-        self._chains[toxic.stream] = [t for t in self._chains[toxic.stream] if t is not toxic]
-        for conn in list(self.connections):
-            conn.direction(toxic.stream).toxic_removed(toxic)
-
-    def remove_all_toxics(self) -> None:
-        for name in list(self.toxics):
-            self.remove_toxic(name)
-
 
 async def _connect(loop: asyncio.AbstractEventLoop, upstream: str) -> socket.socket:
-    host, port = addresses.split(upstream, "upstream")
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    host, service = addresses.split_host_port(upstream)
+    port = addresses.parse_port(service)
+    infos = await loop.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
     error: OSError = OSError(f"cannot resolve {host}")
     for family, type_, proto, _, address in infos:
         sock = socket.socket(family, type_, proto)
@@ -227,38 +218,9 @@ async def _connect(loop: asyncio.AbstractEventLoop, upstream: str) -> socket.soc
     raise error
 
 
-def _proxy_fields(body: object, index: int | None = None) -> tuple[str, str, str, bool]:
-    where = "" if index is None else f" at proxy {index}"
-    if not isinstance(body, dict):
-        raise bad_request(f"expected a JSON object{where}")
-    fields: dict[str, str] = {}
-    for key, default in (("name", ""), ("upstream", ""), ("listen", "")):
-        value = body.get(key, default)
-        if value is None:
-            value = default
-        if not isinstance(value, str):
-            raise bad_request(f"{key}{where} must be a string")
-        fields[key] = value
-    enabled = body.get("enabled", True)
-    if enabled is None:
-        enabled = True
-    if not isinstance(enabled, bool):
-        raise bad_request(f"enabled{where} must be true or false")
-    for key in ("name", "upstream"):
-        if not fields[key]:
-            raise missing_field(key + where)
-    listen = fields["listen"] or DEFAULT_LISTEN
-    addresses.split(listen, "listen")
-    addresses.split(fields["upstream"], "upstream")
-    return fields["name"], _normal_listen(listen), fields["upstream"], enabled
-
-
-def _normal_listen(listen: str) -> str:
-    host, port = addresses.split(listen, "listen")
-    return addresses.join(addresses.listen_host(host), port)
-
-
 class ProxyCollection:
+    """Every proxy of the server, with the rules of Toxiproxy's api.go and proxy_collection.go."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, seed: int | None = None) -> None:
         self.loop = loop
         self.seed = seed
@@ -281,73 +243,84 @@ class ProxyCollection:
     def sorted(self) -> list[Proxy]:
         return [self.proxies[name] for name in sorted(self.proxies)]
 
-    def create(self, body: object) -> Proxy:
-        name, listen, upstream, enabled = _proxy_fields(body)
-        if name in self.proxies:
+    def create_json(self, raw: bytes) -> Proxy:
+        values: dict[str, Any] = {"name": "", "listen": "", "upstream": "", "enabled": True}
+        _decode(PROXY, raw, values)
+        for key in ("name", "upstream"):
+            if not values[key]:
+                raise missing_field(key)
+        if values["name"] in self.proxies:
             raise proxy_exists()
-        proxy = Proxy(self, name, listen, upstream)
-        if enabled:
+        proxy = Proxy(self, values["name"], values["listen"], values["upstream"])
+        if values["enabled"]:
             proxy.start()
-        self.proxies[name] = proxy
+        self.proxies[proxy.name] = proxy
         return proxy
 
-    def update(self, name: str, body: object) -> Proxy:
+    def update_json(self, name: str, raw: bytes) -> Proxy:
         proxy = self.get(name)
-        if not isinstance(body, dict):
-            raise bad_request("expected a JSON object")
-        merged = {
-            "name": proxy.name,
+        values: dict[str, Any] = {
             "listen": proxy.listen,
             "upstream": proxy.upstream,
             "enabled": proxy.enabled,
         }
-        # Like Go's decoder, absent or null fields keep the proxy's current values.
-        merged.update(
-            {k: v for k, v in body.items() if k in merged and k != "name" and v is not None}
-        )
-        _, listen, upstream, enabled = _proxy_fields(merged)
-        if listen != proxy.listen or upstream != proxy.upstream:
-            proxy.stop()
-            proxy.listen, proxy.upstream = listen, upstream
-        if enabled and not proxy.enabled:
-            proxy.start()
-        elif not enabled:
-            proxy.stop()
+        _decode(PROXY, raw, values)
+        proxy.update(values["listen"], values["upstream"], values["enabled"])
         return proxy
 
     def delete(self, name: str) -> None:
         self.get(name).stop()
         del self.proxies[name]
 
-    def populate(self, body: object) -> list[Proxy]:
-        """Create or replace many proxies; all are validated before any changes."""
-        if not isinstance(body, list):
-            raise bad_request("expected a JSON array of proxies")
-        wanted = [_proxy_fields(item, i + 1) for i, item in enumerate(body)]
-        names = [w[0] for w in wanted]
-        duplicates = {n for n in names if names.count(n) > 1}
-        if duplicates:
-            raise bad_request(f"duplicate proxy name {sorted(duplicates)[0]!r}")
-        result = []
-        for name, listen, upstream, enabled in wanted:
-            existing = self.proxies.get(name)
-            if existing is not None:
-                if existing.listen == listen and existing.upstream == upstream:
-                    result.append(existing)
-                    continue
-                self.delete(name)
-            proxy = Proxy(self, name, listen, upstream)
-            if enabled:
-                proxy.start()
-            self.proxies[name] = proxy
-            result.append(proxy)
-        return result
+    def populate_json(self, raw: bytes) -> tuple[list[Proxy], ApiError | None]:
+        """Create or replace proxies in order; stops at the first failure, keeping those made.
+
+        Returns the proxies made or kept and the error that stopped it, as Toxiproxy answers
+        both (`{"error", "status", "proxies"}`).
+        """
+        try:
+            wanted = gojson.decode_list(read_json(raw), POPULATE_ITEM)
+        except gojson.DecodeError as exc:
+            return [], ApiError(f"bad request body: {exc}", 400)
+        except ApiError as exc:
+            return [], exc
+        for i, item in enumerate(wanted, start=1):
+            for key in ("name", "upstream"):
+                if not item.get(key):
+                    return [], missing_field(f"{key} at proxy {i}")
+        result: list[Proxy] = []
+        for item in wanted:
+            try:
+                result.append(
+                    self._add_or_replace(
+                        item["name"],
+                        item.get("listen", ""),
+                        item["upstream"],
+                        item.get("enabled", True),
+                    )
+                )
+            except ApiError as exc:
+                return result, exc
+        return result, None
+
+    def _add_or_replace(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
+        existing = self.proxies.get(name)
+        if existing is not None:
+            if not existing.differs(listen, upstream):
+                return existing
+            existing.stop()
+        proxy = Proxy(self, name, listen, upstream)
+        if enabled:
+            proxy.start()
+        self.proxies[name] = proxy
+        return proxy
 
     def reset(self) -> None:
-        """Enable every proxy again and remove every toxic."""
+        """Enable every proxy again and remove every toxic; a proxy that cannot listen again
+        stops the reset with its error, as in Toxiproxy."""
         for proxy in self.sorted():
             proxy.start()
-            proxy.remove_all_toxics()
+            proxy.toxics.reset()
 
     def close(self) -> None:
         for proxy in list(self.proxies.values()):

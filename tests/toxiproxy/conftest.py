@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
 
@@ -155,21 +157,61 @@ def round_trip(sock: socket.socket, size: int = 64) -> float:
     return time.perf_counter() - started
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Return once `condition()` holds; fail the test if it does not within `timeout` s."""
+    waiting = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.005, max=0.1),
+        retry=retry_if_result(lambda met: not met),
+    )
+    try:
+        waiting(condition)
+    except RetryError:
+        raise AssertionError("condition not met in time") from None
 
 
 @pytest.fixture
-def net() -> SimpleNamespace:
+def metrics(server: EmbeddedToxiproxy) -> Callable[[str, str, str], int]:
+    """Bytes a proxy has `received` or `sent` in a direction, read from /metrics.
+
+    The API shares the proxies' event loop, so once a count shows, the data path has the bytes.
+    """
+
+    def read(proxy: str, kind: str, direction: str) -> int:
+        wanted = f'toxiproxy_proxy_{kind}_bytes_total{{direction="{direction}",proxy="{proxy}"}}'
+        for line in httpx.get(f"{server.url}/metrics", timeout=5).text.splitlines():
+            if line.startswith(wanted):
+                return int(float(line.rsplit(" ", 1)[1]))
+        return 0
+
+    return read
+
+
+@pytest.fixture
+def net(metrics: Callable[[str, str, str], int]) -> SimpleNamespace:
     """The socket helpers as one object (the test modules here are not a package)."""
+
+    def held(sock: socket.socket, proxy: str, direction: str, size: int) -> None:
+        """Assert that the proxy read `size` bytes in `direction` and passed nothing on.
+
+        An event, not a wait: once /metrics shows the bytes read, the data path has had them;
+        the second scrape gives it more loop turns, in which it would have written them.
+        """
+        wait_for(lambda: metrics(proxy, "received", direction) == size)
+        assert metrics(proxy, "sent", direction) == 0
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            with pytest.raises(BlockingIOError):
+                sock.recv(size)
+        finally:
+            sock.settimeout(timeout)
+
     return SimpleNamespace(
         connect=connect,
         recv_exactly=recv_exactly,
         recv_until_closed=recv_until_closed,
         round_trip=round_trip,
         wait_for=wait_for,
+        held=held,
     )

@@ -1,6 +1,9 @@
-"""Whatever JSON a client sends, the API answers in Toxiproxy's shape and never with a 5xx."""
+"""Whatever JSON a client sends, the API answers in Toxiproxy's shape, and a 5xx only where
+Toxiproxy answers one: a listen address Go cannot resolve or bind."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -49,6 +52,10 @@ routes = st.sampled_from(
 )
 
 
+# Go's errors from net.Listen and net.ResolveTCPAddr, which Toxiproxy answers with a 500.
+LISTEN_ERROR = re.compile(r"(listen tcp( \S+)?: )?(address .*: |lookup |bind: )")
+
+
 @pytest.fixture
 def api(server):
     with httpx.Client(base_url=server.url, timeout=5) as client:
@@ -62,12 +69,18 @@ def api(server):
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(route=routes, body=fields | json_values | st.lists(fields, max_size=2))
-def test_no_body_gets_a_5xx(api, route, body):
-    api.post("/proxies", json={"name": "fuzz", "upstream": "127.0.0.1:9"})
+def test_every_body_gets_an_answer_in_toxiproxys_shape(api, route, body):
+    api.post("/proxies", json={"name": "fuzz", "listen": "127.0.0.1:0", "upstream": "x:9"})
     api.post("/proxies/fuzz/toxics", json={"type": "latency", "name": "t"})
     resp = api.request(route[0], route[1], json=body)
-    assert resp.status_code < 500, resp.text
     if resp.status_code >= 400:
-        assert set(resp.json()) == {"error", "status"}
+        answer = resp.json()
+        keys = {"error", "status", "proxies"} if route[1] == "/populate" else {"error", "status"}
+        assert set(answer) == keys
+        assert answer["status"] == resp.status_code
+        assert not answer["error"].startswith("internal error"), answer
+    if resp.status_code >= 500:
+        assert route[1] in ("/proxies", "/populate", "/proxies/fuzz"), resp.text
+        assert LISTEN_ERROR.match(resp.json()["error"]), resp.text
     for name in api.get("/proxies").json():
         api.delete(f"/proxies/{name}")

@@ -71,15 +71,18 @@ def test_http_error_toxicity_is_the_fraction_of_requests(client, edge):
 
 def test_http_latency_delays_only_matching_requests(client, edge):
     name, http = edge
-    client.add_toxic(name, "http_latency", {"latency": 150, "path": "^/slow"})
     started = time.perf_counter()
+    assert http.get("/warm-up").status_code == 200
+    base = time.perf_counter() - started
+    client.add_toxic(name, "http_latency", {"latency": 60_000, "path": "^/slow"})
+    # Within the client's 5 s, where a matching request would be held for a minute.
     assert http.get("/fast").status_code == 200
-    fast = time.perf_counter() - started
+    client.update_toxic(name, "http_latency_upstream", {"latency": 300})
     started = time.perf_counter()
     assert http.get("/slow/thing").text == "ok GET /slow/thing"
     slow = time.perf_counter() - started
-    assert fast < 0.1
-    assert 0.14 <= slow <= 0.5
+    assert slow >= 0.3
+    assert (slow - base) / 0.3 < 1.5
 
 
 def test_non_http_bytes_pass_through_unchanged(client, proxy_to, echo, net):
@@ -104,15 +107,22 @@ def test_the_embedded_server_is_recognised(server: EmbeddedToxiproxy):
 
 @pytest.fixture
 def stand_in_real_toxiproxy():
-    """An HTTP server answering /version as Toxiproxy does, without faultline's header."""
+    """An HTTP server answering /version as Toxiproxy does, and other paths 404 as it does."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b'{"version": "2.12.0"}\n'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
+            if self.path == "/version":
+                status, kind, body = (
+                    200,
+                    "application/json;charset=utf-8",
+                    b'{"version": "2.12.0"}\n',
+                )
+            else:
+                status, kind, body = 404, "text/plain; charset=utf-8", b"404 page not found\n"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

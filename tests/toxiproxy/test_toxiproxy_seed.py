@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
-from chaos.toxiproxy.effects import slice_offsets
+from chaos.toxiproxy.toxics.slicer import slice_offsets
 
 pytestmark = pytest.mark.integration
 

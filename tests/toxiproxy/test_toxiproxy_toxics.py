@@ -6,9 +6,11 @@ import contextlib
 import socket
 import statistics
 import time
+from random import Random
 
-import httpx
 import pytest
+
+from chaos.toxiproxy.toxics.base import jittered
 
 pytestmark = pytest.mark.integration
 
@@ -17,47 +19,75 @@ def _median_rtt(net, sock, n=5):
     return statistics.median(net.round_trip(sock) for _ in range(n))
 
 
-def test_latency_adds_the_delay_to_each_direction(client, proxy_to, echo, net):
+# Time is checked two ways only, so that a busy machine cannot fail a test: a toxic never
+# acts sooner than its setting (lower bounds), and what it adds is compared, as a ratio, with
+# its setting and a baseline measured in the same test. That something does not wait is shown
+# by events instead: data arriving long before a removed toxic would have let it through.
+
+
+def test_latency_delays_each_direction_by_its_setting(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     with net.connect(port) as sock:
         base = _median_rtt(net, sock)
-        client.add_toxic(name, "latency", {"latency": 40})
-        client.add_toxic(name, "latency", {"latency": 20}, stream="upstream")
-        delayed = _median_rtt(net, sock)
-        client.remove_toxic(name, "latency_downstream")
-        client.remove_toxic(name, "latency_upstream")
-        after = _median_rtt(net, sock)
-    # One open connection: the toxics took effect on it and left with their removal.
-    assert 0.058 <= delayed - base <= 0.120
-    assert after < 0.015
+        client.add_toxic(name, "latency", {"latency": 200})
+        client.add_toxic(name, "latency", {"latency": 100}, stream="upstream")
+        delayed = _median_rtt(net, sock, n=3)
+    assert delayed >= 0.3  # a round trip crosses both toxics
+    assert (delayed - base) / 0.3 < 1.5
 
 
-def test_jitter_stays_within_bounds(client, proxy_to, echo, net):
+def test_removing_latency_lets_held_data_go_at_once(client, proxy_to, echo, net, metrics):
     name, port = proxy_to(echo)
-    client.add_toxic(name, "latency", {"latency": 30, "jitter": 10})
+    client.add_toxic(name, "latency", {"latency": 60_000})
+    with net.connect(port, timeout=20) as sock:
+        sock.sendall(b"held")
+        net.wait_for(lambda: metrics(name, "received", "downstream") == 4)  # echoed, held
+        client.remove_toxic(name, "latency_downstream")
+        # Within the socket's 20 s, where the toxic would have held it for a minute.
+        assert net.recv_exactly(sock, 4) == b"held"
+        net.round_trip(sock)  # and what follows is not delayed either
+
+
+def test_jitter_keeps_every_delay_within_its_range(client, proxy_to, echo, net):
+    name, port = proxy_to(echo)
     with net.connect(port) as sock:
-        samples = [net.round_trip(sock) for _ in range(8)]
-    assert all(0.019 <= s <= 0.080 for s in samples), samples
-    assert max(samples) - min(samples) > 0.002  # the delays do vary
+        base = _median_rtt(net, sock)
+        client.add_toxic(name, "latency", {"latency": 200, "jitter": 100})
+        samples = [net.round_trip(sock) for _ in range(6)]
+    assert all(s >= 0.1 for s in samples), samples
+    assert all((s - base) / 0.3 < 1.5 for s in samples), samples
+
+
+def test_jitter_draws_spread_over_latency_plus_minus_jitter():
+    rng = Random(7)
+    draws = [jittered(rng, 200, 100) for _ in range(500)]
+    assert min(draws) >= 100 and max(draws) < 300
+    assert min(draws) < 120 and max(draws) > 280  # the whole range is used
+    assert jittered(rng, 200, 0) == 200 and jittered(rng, 200, -5) == 200
 
 
 def test_toxicity_zero_never_applies(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
-    client.add_toxic(name, "latency", {"latency": 200}, toxicity=0.0)
-    with net.connect(port) as sock:
-        assert _median_rtt(net, sock) < 0.1
+    client.add_toxic(name, "latency", {"latency": 60_000}, toxicity=0.0)
+    with net.connect(port, timeout=20) as sock:
+        net.round_trip(sock)  # a minute's delay would time the socket out
 
 
 def test_bandwidth_limits_the_rate(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
-    client.add_toxic(name, "bandwidth", {"rate": 200})  # KB/s
     payload = bytes(100_000)
-    with net.connect(port, timeout=10) as sock:
+    with net.connect(port, timeout=20) as sock:
+        started = time.perf_counter()
+        sock.sendall(payload)
+        assert net.recv_exactly(sock, len(payload)) == payload
+        base = time.perf_counter() - started
+        client.add_toxic(name, "bandwidth", {"rate": 100})  # KB/s: 100 kB take a second
         started = time.perf_counter()
         sock.sendall(payload)
         assert net.recv_exactly(sock, len(payload)) == payload
         elapsed = time.perf_counter() - started
-    assert 0.45 <= elapsed <= 1.2  # 100 kB at 200 kB/s = 0.5 s
+    assert elapsed >= 0.9
+    assert (elapsed - base) / 1.0 < 1.5
 
 
 def test_limit_data_cuts_at_the_limit_then_closes(client, proxy_to, echo, net):
@@ -73,7 +103,7 @@ def test_limit_data_counts_across_chunks(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     client.add_toxic(name, "limit_data", {"bytes": 150})
     with net.connect(port) as sock:
-        assert net.round_trip(sock, 100) < 0.1  # first 100 bytes pass
+        net.round_trip(sock, 100)  # the first 100 bytes pass
         sock.sendall(b"b" * 100)
         assert net.recv_until_closed(sock) == b"b" * 50  # the count carried over
 
@@ -81,24 +111,22 @@ def test_limit_data_counts_across_chunks(client, proxy_to, echo, net):
 def test_timeout_drops_data_then_closes_after_the_timeout(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     client.add_toxic(name, "timeout", {"timeout": 300})
+    started = time.perf_counter()
     with net.connect(port) as sock:
-        started = time.perf_counter()
         sock.sendall(b"hello")
         assert net.recv_until_closed(sock) == b""
         elapsed = time.perf_counter() - started
-    assert 0.25 <= elapsed <= 1.0
+    assert elapsed >= 0.3
+    assert elapsed / 0.3 < 3
 
 
-def test_timeout_zero_holds_until_removed_then_closes(client, proxy_to, echo, net):
+def test_timeout_zero_holds_until_removed_then_closes(client, proxy_to, echo, net, metrics):
     name, port = proxy_to(echo)
     client.add_toxic(name, "timeout", {"timeout": 0})
     with net.connect(port) as sock:
         sock.sendall(b"hello")
-        sock.settimeout(0.4)
-        with pytest.raises(TimeoutError):
-            sock.recv(10)  # held: neither data nor a close
+        net.held(sock, name, "downstream", 5)  # neither data nor a close
         client.remove_toxic(name, "timeout_downstream")
-        sock.settimeout(5)
         assert net.recv_until_closed(sock) == b""
 
 
@@ -111,19 +139,20 @@ def test_reset_peer_resets_the_connection(client, proxy_to, echo, net):
         with pytest.raises(ConnectionResetError):
             while sock.recv(10):
                 pass
-        assert time.perf_counter() - started >= 0.09
+        assert time.perf_counter() - started >= 0.1
 
 
 def test_slow_close_delays_the_close(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     client.add_toxic(name, "slow_close", {"delay": 300}, stream="upstream")
     with net.connect(port) as sock:
-        assert net.round_trip(sock) < 0.1  # data is not delayed
+        base = _median_rtt(net, sock)  # data is not held
         started = time.perf_counter()
         sock.shutdown(socket.SHUT_WR)
         assert net.recv_until_closed(sock) == b""
         elapsed = time.perf_counter() - started
-    assert 0.28 <= elapsed <= 1.0
+    assert elapsed >= 0.3
+    assert (elapsed - base) / 0.3 < 3
 
 
 def test_slicer_splits_and_spaces_the_data(client, proxy_to, echo, net):
@@ -150,7 +179,7 @@ def test_slicer_splits_and_spaces_the_data(client, proxy_to, echo, net):
 def test_a_toxic_added_on_an_open_connection_takes_effect(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     with net.connect(port) as sock:
-        assert net.round_trip(sock) < 0.05
+        net.round_trip(sock)
         client.add_toxic(name, "limit_data", {"bytes": 10})
         sock.sendall(b"x" * 100)
         assert net.recv_until_closed(sock) == b"x" * 10
@@ -159,14 +188,14 @@ def test_a_toxic_added_on_an_open_connection_takes_effect(client, proxy_to, echo
 def test_disabling_a_proxy_closes_open_connections(client, proxy_to, echo, net):
     name, port = proxy_to(echo)
     with net.connect(port) as sock:
-        assert net.round_trip(sock) < 0.05
+        net.round_trip(sock)
         client.update_proxy(name, enabled=False)
         sock.settimeout(5)
         with contextlib.suppress(ConnectionResetError):
             assert sock.recv(10) == b""
 
 
-def test_a_triggered_reset_peer_still_resets_after_removal(client, proxy_to, echo, net):
+def test_a_triggered_reset_peer_still_resets_after_removal(client, proxy_to, echo, net, metrics):
     # It has dropped data already; letting the connection go on would deliver a gap.
     name, port = proxy_to(echo)
     client.add_toxic(name, "reset_peer", {"timeout": 300}, stream="upstream")
@@ -174,16 +203,8 @@ def test_a_triggered_reset_peer_still_resets_after_removal(client, proxy_to, ech
         sock.sendall(b"dropped")
         # The API shares the proxy's event loop: once it reports the bytes read, the toxic
         # has seen them.
-        net.wait_for(lambda: _received_upstream(client, name) == 7)
+        net.wait_for(lambda: metrics(name, "received", "upstream") == 7)
         client.remove_toxic(name, "reset_peer_upstream")
         with pytest.raises(ConnectionResetError):
             while sock.recv(10):
                 pass
-
-
-def _received_upstream(client, name: str) -> int:
-    wanted = f'toxiproxy_proxy_received_bytes_total{{direction="upstream",proxy="{name}"}}'
-    for line in httpx.get(f"{client.url}/metrics").text.splitlines():
-        if line.startswith(wanted):
-            return int(float(line.rsplit(" ", 1)[1]))
-    return 0
