@@ -24,20 +24,24 @@ RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 
+# /tmp is the one writable place (a tmpfs in compose, an emptyDir in Kubernetes): `faultline`
+# commands run in the container keep their state there.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FAULTLINE_HOME=/tmp/faultline
 
 # The wheels are bind-mounted from the build stage for this one step, never copied into a layer;
 # --no-index keeps pip from fetching anything the build stage did not produce.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels /wheels/faultline-*.whl \
-    && useradd --system --no-create-home --uid 10001 --user-group suite
+    && groupadd --system --gid 10001 suite \
+    && useradd --system --no-create-home --uid 10001 --gid 10001 suite
 
 # Services need no privileges and write nothing to disk: logs go to stdout, data to PostgreSQL.
 # A numeric USER lets Kubernetes' runAsNonRoot verify it without reading /etc/passwd.
 USER 10001:10001
-WORKDIR /home/suite
+WORKDIR /app
 EXPOSE 8080 8081 8082 8083 8084 8085
 CMD ["uvicorn", "system_under_test.gateway.app:app", "--host", "0.0.0.0", "--port", "8080"]
