@@ -107,7 +107,7 @@ def _service_env(topology: Topology, name: str) -> dict[str, str]:
     return env
 
 
-def _ready_check(port: int) -> list[str]:
+def ready_check(port: int) -> list[str]:
     # The suite's image has Python but no curl; urlopen raises (exit 1) on a 503 from /ready.
     probe = (
         f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/ready', timeout=2)"
@@ -179,7 +179,7 @@ def compose_document(topology: Topology) -> dict[str, Any]:
             "read_only": True,
             "tmpfs": ["/tmp"],
             "healthcheck": {
-                "test": _ready_check(service.port),
+                "test": ready_check(service.port),
                 "interval": "3s",
                 "timeout": "3s",
                 "retries": 3,
