@@ -67,6 +67,11 @@ class PortPolicy(StrEnum):
     auto = "auto"
 
 
+class Backend(StrEnum):
+    local = "local"
+    testcontainers = "testcontainers"
+
+
 def _print_stack(stack: Stack) -> None:
     services = Table(title=f"services (run {stack.run_id})", title_justify="left")
     for column in ("service", "url", "pid", "database"):
@@ -95,22 +100,30 @@ def up(
         typer.Option(help="Service ports: the topology's, or free ones picked at start."),
     ] = PortPolicy.topology,
     env: EnvOption = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(help="PostgreSQL, RabbitMQ, Toxiproxy: on loopback, or in containers."),
+    ] = Backend.local,
 ) -> None:
     """Start the suite: proxy server, one proxy per edge, every service; wait until ready."""
+    from harness.containers import backing_servers
     from harness.stack import Stack
+    from harness.topology import load_topology
 
-    stack = Stack(topology, ports=ports.value, env=_parse_env(env))
-    with err.status("starting the stack…"):
-        stack.start()
-    _print_stack(stack)
-    out.print(
-        f"ready in {stack.startup_seconds:.1f}s. gateway: [bold]{stack.gateway_url}[/bold] "
-        f"(token: POST {stack.gateway_url}/api/auth/token with demo/demo)"
-    )
-    if detach:
-        out.print("running in the background; stop it with `faultline down`")
-        return
-    _wait_for_interrupt(stack)
+    topo = load_topology(topology)
+    with backing_servers(backend.value, topo, detach=detach):
+        stack = Stack(topo, ports=ports.value, env=_parse_env(env))
+        with err.status("starting the stack…"):
+            stack.start()
+        _print_stack(stack)
+        out.print(
+            f"ready in {stack.startup_seconds:.1f}s. gateway: [bold]{stack.gateway_url}[/bold] "
+            f"(token: POST {stack.gateway_url}/api/auth/token with demo/demo)"
+        )
+        if detach:
+            out.print("running in the background; stop it with `faultline down`")
+            return
+        _wait_for_interrupt(stack)
 
 
 def _wait_for_interrupt(stack: Stack) -> None:
@@ -145,19 +158,25 @@ def _wait_for_interrupt(stack: Stack) -> None:
 @app.command()
 def down() -> None:
     """Stop the stack `faultline up` started and drop its databases and broker objects."""
+    from harness.containers import remove_recorded
     from harness.stack import Stack
     from harness.state import default_state_file
 
     stack = Stack.attach()
     if stack is None:
         out.print(f"no stack is running (nothing recorded in {default_state_file()})")
+        if removed := remove_recorded():
+            out.print(f"removed {removed} containers of `faultline up --backend testcontainers`")
         return
     run_id, count = stack.run_id, len(stack.services)
     with err.status("stopping the stack…"):
         problems = stack.stop()
+        removed = remove_recorded()  # after the stack: it drops its databases on them first
     for problem in problems:
         err.print(f"faultline: {problem}", markup=False)
     out.print(f"stopped run {run_id}: {count} services, proxies, databases and queues removed")
+    if removed:
+        out.print(f"removed {removed} containers of `faultline up --backend testcontainers`")
     if problems:
         raise typer.Exit(1)
 
@@ -294,6 +313,9 @@ def _register() -> None:
     app.command("matrix")(matrix)
     app.command("contracts")(contracts)
     app.command("fuzz")(fuzz)
+    from harness.deploy_cli import kubernetes
+
+    app.command("kubernetes")(kubernetes)
 
 
 def main() -> None:

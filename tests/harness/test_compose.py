@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,87 @@ def test_generation_follows_another_topology(tmp_path):
     proxies = json.loads(files["toxiproxy.json"])
     assert not any(p["name"].endswith("->rabbitmq") for p in proxies)
     assert "SVC_AMQP_URL" not in files["docker-compose.yml"]
+
+
+# -- checked by the tools that read it -------------------------------------------------------------
+
+CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
+
+
+def check_compose_spec(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_compose_file_validates_against_the_compose_specification():
+    result = check_compose_spec(ROOT / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_check_rejects_a_broken_file(tmp_path):
+    doc = compose.compose_document(load_topology())
+    doc["services"]["gateway"]["depends_on"]["toxiproxy"]["condition"] = "service_ready"
+    doc["services"]["users"]["healthcheck"]["intervall"] = "3s"
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(yaml.safe_dump(doc))
+    result = check_compose_spec(broken)
+    assert result.returncode == 1
+    assert "service_ready" in result.stdout and "intervall" in result.stdout
+
+
+def test_toxiproxy_is_checked_with_its_own_client_since_its_image_has_no_shell():
+    toxiproxy = compose.compose_document(load_topology())["services"]["toxiproxy"]
+    assert toxiproxy["image"] == compose.TOXIPROXY_IMAGE
+    # Exec form: CMD-SHELL would need /bin/sh, which the image (FROM scratch) lacks.
+    assert toxiproxy["healthcheck"]["test"] == ["CMD", "/toxiproxy-cli", "list"]
+
+
+def test_each_service_starts_after_toxiproxy_and_the_servers_it_reaches_are_healthy():
+    topo = load_topology()
+    services = compose.compose_document(topo)["services"]
+    for name, service in topo.services.items():
+        entry = services[name]
+        reached = {e.target for e in topo.edges_from(name) if e.kind != "http"}
+        assert entry["depends_on"] == {
+            s: {"condition": "service_healthy"} for s in {"toxiproxy", *reached}
+        }
+        check = entry["healthcheck"]
+        assert check["test"][0] == "CMD"
+        assert f"http://127.0.0.1:{service.port}/ready" in check["test"][-1]
+        assert "start_period" in check
+    for server in ("postgres", "rabbitmq", "toxiproxy"):
+        assert "healthcheck" in services[server]
+
+
+def test_the_ready_check_command_fails_on_a_503_and_passes_on_a_200(tmp_path):
+    # The healthcheck runs `python -c …` inside the image; run the same code against a server
+    # answering 503, then 200, to show it tells them apart.
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    status = {"code": 503}
+
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status["code"] if self.path == "/ready" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        command = compose.ready_check(server.server_address[1])
+        assert command[:3] == ["CMD", "python", "-c"]
+        run = [sys.executable, "-c", command[3]]
+        assert subprocess.run(run, capture_output=True, timeout=30).returncode != 0
+        status["code"] = 200
+        assert subprocess.run(run, capture_output=True, timeout=30).returncode == 0
+    finally:
+        server.shutdown()
