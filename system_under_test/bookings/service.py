@@ -99,10 +99,10 @@ class BookingService:
         self.settings = settings
         self._drivers = KeyedLocks()
 
-    # -- queries -----------------------------------------------------------------------------
+    # -- queries (one statement each, so no BEGIN and COMMIT around it) ----------------------
 
     async def get(self, booking_id: uuid.UUID) -> StoredBooking:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             stored = await repository.get(conn, booking_id)
         if stored is None:
             raise BookingNotFound(str(booking_id))
@@ -111,11 +111,11 @@ class BookingService:
     async def list_bookings(
         self, status: BookingStatus | None = None, limit: int = 1000
     ) -> list[StoredBooking]:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             return await repository.list_(conn, status, limit)
 
     async def saga_log(self, booking_id: uuid.UUID) -> list[LogEntry]:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             return await repository.read_log(conn, booking_id)
 
     # -- commands ----------------------------------------------------------------------------
