@@ -1,0 +1,79 @@
+-- wrk script: POST /api/bookings through the gateway, each request for its own slot and with
+-- its own Idempotency-Key; counts answers by outcome and prints one JSON line at the end.
+-- Arguments: token user_id facility_id first_slot_epoch_s run_tag threads
+
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  token, user, facility, tag = args[1], args[2], args[3], args[5]
+  base, stride = tonumber(args[4]), tonumber(args[6])
+  slot = id
+  confirmed, rejected, cancelled, pending, shed, other = 0, 0, 0, 0, 0, 0
+  statuses = ""
+end
+
+local function iso(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+end
+
+function request()
+  local start = base + slot * 3600
+  local key = tag .. "-" .. slot
+  slot = slot + stride
+  local body = string.format(
+    '{"user_id":"%s","facility_id":"%s","starts_at":"%s","ends_at":"%s",' ..
+    '"amount_cents":25000,"payment_method":"pm_card_visa"}',
+    user, facility, iso(start), iso(start + 3540))
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. token,
+    ["Idempotency-Key"] = key,
+  }
+  return wrk.format("POST", "/api/bookings", headers, body)
+end
+
+function response(status, headers, body)
+  if status == 200 or status == 201 then
+    if string.find(body, '"status":"confirmed"', 1, true) then
+      confirmed = confirmed + 1
+    elseif string.find(body, '"status":"rejected"', 1, true) then
+      rejected = rejected + 1
+    else
+      cancelled = cancelled + 1
+    end
+  elseif status == 202 then
+    pending = pending + 1
+  elseif status == 503 and (headers["retry-after"] or headers["Retry-After"]) and
+      string.find(headers["content-type"] or "", "problem+json", 1, true) then
+    shed = shed + 1
+  else
+    other = other + 1
+    if #statuses < 200 then statuses = statuses .. status .. " " end
+  end
+end
+
+function done(summary, latency, requests)
+  local totals = {confirmed = 0, rejected = 0, cancelled = 0, pending = 0, shed = 0, other = 0}
+  local seen = ""
+  for _, thread in ipairs(threads) do
+    for name, _ in pairs(totals) do
+      totals[name] = totals[name] + thread:get(name)
+    end
+    seen = seen .. thread:get("statuses")
+  end
+  io.write(string.format(
+    '{"seconds": %f, "answers": %d, "errors": %d, "confirmed": %d, "rejected": %d, ' ..
+    '"cancelled": %d, "pending": %d, "shed": %d, "other": %d, "other_statuses": "%s", ' ..
+    '"p50_ms": %f, "p95_ms": %f, "p99_ms": %f}\n',
+    summary.duration / 1e6, summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+      summary.errors.timeout,
+    totals.confirmed, totals.rejected, totals.cancelled, totals.pending, totals.shed,
+    totals.other, seen, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000))
+end
