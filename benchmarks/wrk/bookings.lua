@@ -1,5 +1,7 @@
 -- wrk script: POST /api/bookings through the gateway, each request for its own slot and with
 -- its own Idempotency-Key; counts answers by outcome and prints one JSON line at the end.
+-- A connection whose request was shed waits Retry-After seconds before its next request, as
+-- a well-behaved client does (one that retried at once would spend the capacity it lacks).
 -- Arguments: token user_id facility_id first_slot_epoch_s run_tag threads
 
 local threads = {}
@@ -13,7 +15,8 @@ function init(args)
   token, user, facility, tag = args[1], args[2], args[3], args[5]
   base, stride = tonumber(args[4]), tonumber(args[6])
   slot = id
-  confirmed, rejected, cancelled, pending, shed, other = 0, 0, 0, 0, 0, 0
+  confirmed, rejected, cancelled, pending, shed, unavailable, other = 0, 0, 0, 0, 0, 0, 0
+  wait_ms = 0
   statuses = ""
 end
 
@@ -49,16 +52,27 @@ function response(status, headers, body)
   elseif status == 202 then
     pending = pending + 1
   elseif status == 503 and (headers["retry-after"] or headers["Retry-After"]) and
-      string.find(headers["content-type"] or "", "problem+json", 1, true) then
-    shed = shed + 1
+      string.find(body, '"title":"Service overloaded"', 1, true) then
+    shed = shed + 1  -- the in-flight bound: a clean refusal
+    wait_ms = 1000 * tonumber(headers["retry-after"] or headers["Retry-After"])
+  elseif status == 503 then
+    unavailable = unavailable + 1  -- a timeout, an open breaker, a database away
+    if #statuses < 200 then statuses = statuses .. "503:" .. string.sub(body, 1, 60) .. " " end
   else
     other = other + 1
     if #statuses < 200 then statuses = statuses .. status .. " " end
   end
 end
 
+function delay()
+  local ms = wait_ms
+  wait_ms = 0
+  return ms
+end
+
 function done(summary, latency, requests)
-  local totals = {confirmed = 0, rejected = 0, cancelled = 0, pending = 0, shed = 0, other = 0}
+  local totals = {confirmed = 0, rejected = 0, cancelled = 0, pending = 0, shed = 0,
+                  unavailable = 0, other = 0}
   local seen = ""
   for _, thread in ipairs(threads) do
     for name, _ in pairs(totals) do
@@ -68,12 +82,14 @@ function done(summary, latency, requests)
   end
   io.write(string.format(
     '{"seconds": %f, "answers": %d, "errors": %d, "confirmed": %d, "rejected": %d, ' ..
-    '"cancelled": %d, "pending": %d, "shed": %d, "other": %d, "other_statuses": "%s", ' ..
+    '"cancelled": %d, "pending": %d, "shed": %d, "unavailable": %d, "other": %d, ' ..
+    '"other_statuses": "%s", ' ..
     '"p50_ms": %f, "p95_ms": %f, "p99_ms": %f}\n',
     summary.duration / 1e6, summary.requests,
     summary.errors.connect + summary.errors.read + summary.errors.write +
       summary.errors.timeout,
     totals.confirmed, totals.rejected, totals.cancelled, totals.pending, totals.shed,
-    totals.other, seen, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    totals.unavailable, totals.other, (string.gsub(seen, '[%c"\\]', " ")),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
     latency:percentile(99) / 1000))
 end

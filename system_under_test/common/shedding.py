@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from prometheus_client import Counter, Gauge
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import problem_response
 
@@ -46,6 +46,13 @@ class InFlightLimit:
         self.in_flight = 0
         self._gauge = IN_FLIGHT.labels(service)
         self._shed = SHED.labels(service)
+        # Rendered once: under overload the refusal is the hot path, and it must stay cheap.
+        self._refusal = problem_response(
+            503,
+            "Service overloaded",
+            f"{limit} requests are in progress; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
@@ -53,18 +60,27 @@ class InFlightLimit:
             return
         if self.in_flight >= self.limit:
             self._shed.inc()
-            response = problem_response(
-                503,
-                "Service overloaded",
-                f"{self.limit} requests are in progress; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
-            await response(scope, receive, send)
+            await self._refusal(scope, receive, send)
             return
         self.in_flight += 1
         self._gauge.set(self.in_flight)
+        answered = False
+
+        def release() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                self.in_flight -= 1
+                self._gauge.set(self.in_flight)
+
+        async def send_then_release(message: Message) -> None:
+            await send(message)
+            # The slot is free once the answer is out: clean-up after it (FastAPI closes its
+            # dependencies then) must not make a client's next request find it taken.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_then_release)
         finally:
-            self.in_flight -= 1
-            self._gauge.set(self.in_flight)
+            release()
