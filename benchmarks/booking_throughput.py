@@ -215,10 +215,8 @@ def report(hello: Figures, levels: list[Figures], console: Console) -> None:
         "",
     )
     for level in levels:
-        unexpected = level.raw.get("other") or level.raw.get("unavailable")
-        others = level.others | (
-            {"answers": level.raw["other_statuses"].strip()} if unexpected else {}
-        )
+        kinds = dict.fromkeys(k for k in level.raw.get("other_statuses", "").split("; ") if k)
+        others = level.others | ({"answers": "; ".join(kinds)} if kinds else {})
         table.add_row(
             str(level.in_flight),
             f"{level.rate:.1f} bookings",

@@ -40,6 +40,13 @@ function request()
   return wrk.format("POST", "/api/bookings", headers, body)
 end
 
+-- A few distinct kinds of unexpected answer, to say what went wrong.
+function remember(kind)
+  if #statuses < 300 and not string.find(statuses, kind, 1, true) then
+    statuses = statuses .. kind .. "; "
+  end
+end
+
 function response(status, headers, body)
   if status == 200 or status == 201 then
     if string.find(body, '"status":"confirmed"', 1, true) then
@@ -57,10 +64,10 @@ function response(status, headers, body)
     wait_ms = 1000 * tonumber(headers["retry-after"] or headers["Retry-After"])
   elseif status == 503 then
     unavailable = unavailable + 1  -- a timeout, an open breaker, a database away
-    if #statuses < 200 then statuses = statuses .. "503:" .. string.sub(body, 1, 60) .. " " end
+    remember("503 " .. (string.match(body, '"detail":"([^"]*)"') or ""))
   else
     other = other + 1
-    if #statuses < 200 then statuses = statuses .. status .. " " end
+    remember(tostring(status))
   end
 end
 
