@@ -263,7 +263,10 @@ def main() -> None:
         console.print("starting the suite…")
         state_file = ROOT / ".faultline" / "bench" / f"stack-{os.getpid()}.json"
         with Stack(ports="auto", state_file=state_file) as stack:
+            run_dir = stack.state.run_dir if stack.state else None
             measured = measure_bookings(stack.gateway_url, levels, args.seconds)
+        if run_dir:  # the services' logs; nothing went wrong that they would explain
+            shutil.rmtree(run_dir, ignore_errors=True)
     report(hello, measured, console)
 
 
