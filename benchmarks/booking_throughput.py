@@ -28,6 +28,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,9 +121,12 @@ def wrk(url: str, in_flight: int, seconds: float, script: str, *args: str) -> di
 @contextlib.contextmanager
 def hello_world() -> Iterator[str]:
     """A FastAPI hello-world on one uvicorn worker, in its own process."""
-    app_dir = ROOT / ".faultline" / "bench"
-    app_dir.mkdir(parents=True, exist_ok=True)
-    (app_dir / "hello_app.py").write_text(HELLO_APP)
+    with tempfile.TemporaryDirectory(prefix="faultline-bench-") as app_dir:
+        (Path(app_dir) / "hello_app.py").write_text(HELLO_APP)
+        yield from _serve_hello(app_dir)
+
+
+def _serve_hello(app_dir: str) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -261,12 +265,13 @@ def main() -> None:
         from harness.stack import Stack
 
         console.print("starting the suite…")
-        state_file = ROOT / ".faultline" / "bench" / f"stack-{os.getpid()}.json"
-        with Stack(ports="auto", state_file=state_file) as stack:
+        state_dir = tempfile.mkdtemp(prefix="faultline-bench-")
+        with Stack(ports="auto", state_file=Path(state_dir) / "stack.json") as stack:
             run_dir = stack.state.run_dir if stack.state else None
             measured = measure_bookings(stack.gateway_url, levels, args.seconds)
-        if run_dir:  # the services' logs; nothing went wrong that they would explain
-            shutil.rmtree(run_dir, ignore_errors=True)
+        for leftover in (run_dir, state_dir):  # logs and state; nothing failed to explain
+            if leftover:
+                shutil.rmtree(leftover, ignore_errors=True)
     report(hello, measured, console)
 
 
