@@ -38,6 +38,11 @@ bookings = Table(
     # False while the saga has work left (running, compensating, or a cancellation underway);
     # the recovery loop looks only at these rows.
     Column("settled", Boolean, nullable=False, server_default=text("false")),
+    # The saga's driver and how long its claim lasts: a driver renews it while it works and
+    # clears it when it stops; the claim of a process that died runs out, and another takes
+    # over. Every log write checks the owner, so a driver that lost its lease stops.
+    Column("lease_owner", UUID(as_uuid=True)),
+    Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_bookings_unsettled", "updated_at", postgresql_where=text("NOT settled")),

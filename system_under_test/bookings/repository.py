@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .domain import (
     Action,
@@ -53,28 +52,6 @@ def _stored(row: Row) -> StoredBooking:
     return StoredBooking(booking, row.settled, row.created_at, row.updated_at)
 
 
-async def add(conn: AsyncConnection, booking: Booking) -> StoredBooking:
-    row = (
-        await conn.execute(
-            insert(bookings)
-            .values(
-                id=booking.id,
-                user_id=booking.user_id,
-                facility_id=booking.facility_id,
-                starts_at=booking.starts_at,
-                ends_at=booking.ends_at,
-                amount_cents=booking.amount_cents,
-                payment_method=booking.payment_method,
-                status=booking.status.value,
-                reason=booking.reason,
-                settled=booking.terminal,
-            )
-            .returning(*bookings.c)
-        )
-    ).one()
-    return _stored(row)
-
-
 async def get(
     conn: AsyncConnection, booking_id: uuid.UUID, *, for_update: bool = False
 ) -> StoredBooking | None:
@@ -95,37 +72,15 @@ async def list_(
 
 
 async def unsettled_ids(conn: AsyncConnection, idle_s: float) -> list[uuid.UUID]:
-    """Sagas with work left whose last activity is at least `idle_s` seconds old."""
+    """Sagas with work left, quiet for at least `idle_s` seconds, that no live driver holds."""
     query = (
         select(bookings.c.id)
         .where(~bookings.c.settled)
-        .where(bookings.c.updated_at <= func.now() - func.make_interval(0, 0, 0, 0, 0, 0, idle_s))
+        .where(bookings.c.updated_at <= func.now() - _seconds(idle_s))
+        .where(_lease_free())
         .order_by(bookings.c.updated_at)
     )
     return list((await conn.scalars(query)).all())
-
-
-async def settle(
-    conn: AsyncConnection, booking_id: uuid.UUID, status: BookingStatus, reason: str | None
-) -> StoredBooking | None:
-    """Write the terminal status; None when the saga was already settled."""
-    row = (
-        await conn.execute(
-            update(bookings)
-            .where(bookings.c.id == booking_id, ~bookings.c.settled)
-            .values(status=status.value, reason=reason, settled=True, updated_at=func.now())
-            .returning(*bookings.c)
-        )
-    ).first()
-    return _stored(row) if row else None
-
-
-async def unsettle(conn: AsyncConnection, booking_id: uuid.UUID) -> None:
-    await conn.execute(
-        update(bookings)
-        .where(bookings.c.id == booking_id)
-        .values(settled=False, updated_at=func.now())
-    )
 
 
 async def read_log(conn: AsyncConnection, booking_id: uuid.UUID) -> list[LogEntry]:
@@ -173,42 +128,205 @@ async def get_key(conn: AsyncConnection, key: str) -> StoredKey | None:
     return StoredKey(row.booking_id, row.fingerprint) if row else None
 
 
-async def claim_key(
-    conn: AsyncConnection, key: str, booking_id: uuid.UUID, fingerprint: str
-) -> bool:
-    """Record the key for this booking; False when a concurrent request claimed it first."""
-    claimed = await conn.scalar(
-        pg_insert(idempotency_keys)
-        .values(key=key, booking_id=booking_id, fingerprint=fingerprint)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(idempotency_keys.c.key)
+# -- leases: one driver per saga --------------------------------------------------------------
+
+
+def _seconds(value: float) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, value)
+
+
+def _lease_free() -> Any:
+    return or_(bookings.c.lease_owner.is_(None), bookings.c.lease_until < func.now())
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A saga whose lease this driver took, with the database's clock at that moment."""
+
+    stored: StoredBooking
+    now: datetime
+
+
+_ENTRIES = """unnest(CAST(:seqs AS int[]), CAST(:steps AS text[]), CAST(:actions AS text[]),
+                    CAST(:statuses AS text[]), CAST(:details AS text[]))
+             AS e(seq, step, action, status, detail)"""
+
+
+def _entry_params(first_seq: int, entries: Sequence[LogEntry]) -> dict[str, list[Any]]:
+    return {
+        "seqs": [first_seq + i for i in range(len(entries))],
+        "steps": [e.step.value for e in entries],
+        "actions": [e.action.value for e in entries],
+        "statuses": [e.status.value for e in entries],
+        "details": [e.detail for e in entries],
+    }
+
+
+# The key, the booking (leased to its creator) and its first log entries in one statement, so
+# one round trip makes all or none of them. Foreign keys are checked at the end of the
+# statement, when the booking row exists.
+_CREATE = text(f"""
+WITH claim AS (
+    INSERT INTO idempotency_keys (key, booking_id, fingerprint)
+    VALUES (:key, :id, :fingerprint)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING booking_id
+), booking AS (
+    INSERT INTO bookings (id, user_id, facility_id, starts_at, ends_at, amount_cents,
+                          payment_method, status, settled, lease_owner, lease_until)
+    SELECT booking_id, :user_id, :facility_id, :starts_at, :ends_at, :amount_cents,
+           CAST(:payment_method AS text), CAST(:status AS text), false, :owner,
+           now() + make_interval(secs => :lease_s)
+    FROM claim
+    RETURNING *
+), entries AS (
+    INSERT INTO saga_log (booking_id, seq, step, action, status, detail)
+    SELECT booking.id, e.seq, e.step, e.action, e.status, e.detail
+    FROM booking, {_ENTRIES}
+)
+SELECT booking.*, now() AS now FROM booking
+""")
+
+# Fenced: the entries are written only while `owner` holds the lease, which the write renews.
+_APPEND = text(f"""
+WITH lease AS (
+    UPDATE bookings
+    SET updated_at = now(), lease_until = now() + make_interval(secs => :lease_s)
+    WHERE id = :id AND lease_owner = :owner
+    RETURNING id
+)
+INSERT INTO saga_log (booking_id, seq, step, action, status, detail)
+SELECT lease.id, e.seq, e.step, e.action, e.status, e.detail
+FROM lease, {_ENTRIES}
+RETURNING at
+""")
+
+
+async def create(
+    conn: AsyncConnection,
+    key: str,
+    booking: Booking,
+    fingerprint: str,
+    owner: uuid.UUID,
+    lease_s: float,
+    entries: Sequence[LogEntry],
+) -> Leased | None:
+    """Claim `key` for a new booking leased to `owner`, with its first log `entries`;
+    None when the key was claimed before (nothing is written then)."""
+    row = (
+        await conn.execute(
+            _CREATE,
+            {
+                "key": key,
+                "id": booking.id,
+                "fingerprint": fingerprint,
+                "user_id": booking.user_id,
+                "facility_id": booking.facility_id,
+                "starts_at": booking.starts_at,
+                "ends_at": booking.ends_at,
+                "amount_cents": booking.amount_cents,
+                "payment_method": booking.payment_method,
+                "status": booking.status.value,
+                "owner": owner,
+                "lease_s": lease_s,
+                **_entry_params(1, entries),
+            },
+        )
+    ).first()
+    return Leased(_stored(row), row.now) if row else None
+
+
+async def append_fenced(
+    conn: AsyncConnection,
+    booking_id: uuid.UUID,
+    owner: uuid.UUID,
+    lease_s: float,
+    first_seq: int,
+    entries: Sequence[LogEntry],
+) -> list[LogEntry] | None:
+    """Append `entries` (numbered from `first_seq`) and renew the lease, only while `owner`
+    holds it; returns them with their time, or None when the lease was lost."""
+    rows = (
+        await conn.execute(
+            _APPEND,
+            {"id": booking_id, "owner": owner, "lease_s": lease_s}
+            | _entry_params(first_seq, entries),
+        )
+    ).all()
+    if not rows:
+        return None
+    return [replace(entry, at=rows[0].at) for entry in entries]
+
+
+async def take_lease(
+    conn: AsyncConnection,
+    booking_id: uuid.UUID,
+    owner: uuid.UUID,
+    lease_s: float,
+    *,
+    reopen: bool = False,
+) -> Leased | None:
+    """Lease a saga with work left to `owner` unless a live driver holds it. `reopen` makes a
+    settled saga unsettled first (a cancellation gives a confirmed booking work again)."""
+    query = (
+        update(bookings)
+        .where(bookings.c.id == booking_id, _lease_free())
+        .values(lease_owner=owner, lease_until=func.now() + _seconds(lease_s))
+        .returning(*bookings.c, func.now().label("now"))
     )
-    return claimed is not None
+    if reopen:
+        query = query.values(settled=False, updated_at=func.now())
+    else:
+        query = query.where(~bookings.c.settled)
+    row = (await conn.execute(query)).first()
+    return Leased(_stored(row), row.now) if row else None
 
 
-def _lock_key(booking_id: uuid.UUID) -> int:
-    return int.from_bytes(booking_id.bytes[:8], "big", signed=True)
+async def renew_lease(
+    conn: AsyncConnection, booking_id: uuid.UUID, owner: uuid.UUID, lease_s: float
+) -> datetime | None:
+    """Extend `owner`'s lease; the database's time, or None when the lease was lost."""
+    return await conn.scalar(
+        update(bookings)
+        .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
+        .values(lease_until=func.now() + _seconds(lease_s))
+        .returning(func.now())
+    )
 
 
-@asynccontextmanager
-async def saga_lock(engine: AsyncEngine, booking_id: uuid.UUID) -> AsyncIterator[bool]:
-    """Try to become the only driver of this saga; yields False when another holds it.
+async def release_lease(conn: AsyncConnection, booking_id: uuid.UUID, owner: uuid.UUID) -> None:
+    await conn.execute(
+        update(bookings)
+        .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
 
-    A session-level advisory lock on its own connection: it spans the saga's many short
-    transactions, and dies with the connection if the process is killed.
-    """
-    key = _lock_key(booking_id)
-    async with engine.connect() as conn:
-        locked = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
-        await conn.commit()
-        try:
-            yield locked
-        finally:
-            if locked:
-                try:
-                    await conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    await conn.commit()
-                except BaseException:
-                    # Never hand a connection that may still hold the lock back to the pool.
-                    await conn.invalidate()
-                    raise
+
+async def settle(
+    conn: AsyncConnection,
+    booking_id: uuid.UUID,
+    owner: uuid.UUID,
+    status: BookingStatus,
+    reason: str | None,
+) -> StoredBooking | None:
+    """Write the terminal status and end the lease; None when `owner` no longer holds it."""
+    row = (
+        await conn.execute(
+            update(bookings)
+            .where(
+                bookings.c.id == booking_id,
+                ~bookings.c.settled,
+                bookings.c.lease_owner == owner,
+            )
+            .values(
+                status=status.value,
+                reason=reason,
+                settled=True,
+                updated_at=func.now(),
+                lease_owner=None,
+                lease_until=None,
+            )
+            .returning(*bookings.c)
+        )
+    ).first()
+    return _stored(row) if row else None

@@ -1,24 +1,33 @@
 """Use cases of bookings: place a booking, drive its saga, cancel it, recover after a crash.
 
-Each saga call is logged `started` before it is made and `succeeded`/`failed` after, each in
-its own transaction, so a process killed at any point leaves a log that `domain.decide`
-resumes from. A per-booking advisory lock keeps the request path and the recovery loop from
-driving the same saga at once.
+Each saga call is logged `started` before it is made and `succeeded`/`failed` after, so a
+process killed at any point leaves a log that `domain.decide` resumes from. A call's outcome
+and the start of the call that follows are one write; the booking, its key and the first
+`started` entry are another. Each write is one short statement: no database connection is
+held while a call to another service is in flight.
+
+One driver per saga: a lease in the bookings row (owner, expiry) taken and renewed in those
+short writes, every log write fenced on it, so a driver that lost it stops instead of racing
+the one that took over; the lease of a process that died runs out and the recovery loop takes
+the saga on. In one process, a per-booking asyncio lock queues a second request before it
+reaches the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential
 
 from system_under_test.common.db import Database
 from system_under_test.common.events import make_event
@@ -38,11 +47,14 @@ from .domain import (
     backoff_s,
     decide,
 )
+from .locks import KeyedLocks
 from .metrics import COMPENSATIONS, SAGA_DURATION, SAGA_OUTCOMES
 from .repository import StoredBooking
 from .settings import BookingsSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+RELEASE_TIMEOUT_S = 1.0
 
 
 class Facilities(Protocol):
@@ -68,10 +80,6 @@ class IdempotencyKeyReused(ValueError):
     """The key was used before for a different request."""
 
 
-class _KeyRace(Exception):
-    """A concurrent request claimed the same idempotency key first."""
-
-
 COMPENSATION_NAMES = {Step.RESERVE: "release", Step.CHARGE: "refund"}
 
 
@@ -89,11 +97,12 @@ class BookingService:
         self.payments = payments
         self.publisher = publisher
         self.settings = settings
+        self._drivers = KeyedLocks()
 
-    # -- queries -----------------------------------------------------------------------------
+    # -- queries (one statement each, so no BEGIN and COMMIT around it) ----------------------
 
     async def get(self, booking_id: uuid.UUID) -> StoredBooking:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             stored = await repository.get(conn, booking_id)
         if stored is None:
             raise BookingNotFound(str(booking_id))
@@ -102,11 +111,11 @@ class BookingService:
     async def list_bookings(
         self, status: BookingStatus | None = None, limit: int = 1000
     ) -> list[StoredBooking]:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             return await repository.list_(conn, status, limit)
 
     async def saga_log(self, booking_id: uuid.UUID) -> list[LogEntry]:
-        async with self.db.transaction() as conn:
+        async with self.db.autocommit() as conn:
             return await repository.read_log(conn, booking_id)
 
     # -- commands ----------------------------------------------------------------------------
@@ -116,29 +125,30 @@ class BookingService:
     ) -> tuple[StoredBooking, bool]:
         """Persist the booking under its idempotency key, then drive the saga up to the budget.
 
-        Returns the booking and whether this request created it (False: a replay).
+        Returns the booking and whether this request created it (False: a replay, answered
+        once the request that drives it has finished, or at the budget).
         """
+        deadline = self._deadline(budget_s)
         fingerprint = booking.fingerprint()
-        created = False
-        for _ in range(3):
-            try:
-                async with self.db.transaction() as conn:
-                    claimed = await repository.get_key(conn, key)
-                    if claimed is None:
-                        await repository.add(conn, booking)
-                        if not await repository.claim_key(conn, key, booking.id, fingerprint):
-                            raise _KeyRace
-                        created = True
-                break
-            except _KeyRace:
-                continue
-        else:  # pragma: no cover - three lost races in a row means the key is being hammered
+        owner = uuid.uuid4()
+        first = decide([], compensation=self.settings.compensation)
+        # The first call's `started` entry goes in with the booking, unless no step may be
+        # taken at all (a zero budget only persists the booking).
+        begins = isinstance(first, Call) and time.monotonic() < deadline
+        entries = [_started(first)] if begins else []
+        # Held before the row exists, so a replay of this key waits here, not on the lease.
+        async with self._drivers.hold(booking.id):
+            async with self.db.autocommit() as conn:
+                leased = await repository.create(
+                    conn, key, booking, fingerprint, owner, self.settings.saga_lease_s, entries
+                )
+                claimed = None if leased else await repository.get_key(conn, key)
+            if leased is not None:
+                drive = _Drive(leased.stored, owner, entries, leased.now, started_here=begins)
+                return await self._drive(drive, deadline), True
+        if claimed is None or claimed.fingerprint != fingerprint:
             raise IdempotencyKeyReused(key)
-        if claimed is not None and claimed.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(key)
-        booking_id = booking.id if created else claimed.booking_id  # type: ignore[union-attr]
-        stored = await self.advance(booking_id, budget_s)
-        return stored, created
+        return await self._advance(claimed.booking_id, deadline, wait=True), False
 
     async def cancel(self, booking_id: uuid.UUID, budget_s: float | None = None) -> StoredBooking:
         """Start (or continue) refunding and releasing a confirmed booking.
@@ -146,42 +156,32 @@ class BookingService:
         Raises `CannotCancel` for a pending or rejected booking; a cancelled one is returned
         unchanged.
         """
-        async with self.db.transaction() as conn:
-            stored = await repository.get(conn, booking_id, for_update=True)
-            if stored is None:
-                raise BookingNotFound(str(booking_id))
-            if not stored.booking.check_cancellable():
-                return stored
-            entries = await repository.read_log(conn, booking_id)
-            if not any(e.step is Step.CANCEL for e in entries):
-                await repository.append_log(conn, booking_id, CANCEL_REQUEST)
-                await repository.unsettle(conn, booking_id)
-        return await self.advance(booking_id, budget_s)
+        deadline = self._deadline(budget_s)
+        owner = uuid.uuid4()
+        async with self._drivers.hold(booking_id, deadline) as held:
+            if not held:
+                return await self.get(booking_id)
+            async with self.db.transaction() as conn:
+                stored = await repository.get(conn, booking_id, for_update=True)
+                if stored is None:
+                    raise BookingNotFound(str(booking_id))
+                if not stored.booking.check_cancellable():
+                    return stored
+                leased = await repository.take_lease(
+                    conn, booking_id, owner, self.settings.saga_lease_s, reopen=True
+                )
+                if leased is None:  # another process is already at it
+                    return stored
+                entries = await repository.read_log(conn, booking_id)
+                if not any(e.step is Step.CANCEL for e in entries):
+                    await repository.append_log(conn, booking_id, CANCEL_REQUEST)
+                    entries.append(CANCEL_REQUEST)
+            return await self._drive(_Drive(leased.stored, owner, entries, leased.now), deadline)
 
     async def advance(self, booking_id: uuid.UUID, budget_s: float | None = None) -> StoredBooking:
         """Drive the saga until it is settled, a retry must wait past the budget, or another
-        process is driving it; returns the booking as it then stands."""
-        budget = self.settings.saga_budget_s if budget_s is None else budget_s
-        deadline = time.monotonic() + budget
-        async with repository.saga_lock(self.db.engine, booking_id) as locked:
-            while True:
-                async with self.db.transaction() as conn:
-                    stored = await repository.get(conn, booking_id)
-                    if stored is None:
-                        raise BookingNotFound(str(booking_id))
-                    entries = await repository.read_log(conn, booking_id)
-                    now = await conn.scalar(select(func.now()))
-                if stored.settled or not locked:
-                    return stored
-                decision = decide(entries, compensation=self.settings.compensation)
-                if isinstance(decision, Finish):
-                    return await self._finish(stored, decision)
-                wait = self._wait_s(booking_id, decision, entries, now)
-                if time.monotonic() + wait > deadline:
-                    return stored
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                await self._run(stored.booking, decision)
+        driver holds it; returns the booking as it then stands."""
+        return await self._advance(booking_id, self._deadline(budget_s), wait=False)
 
     async def recover(self, idle_s: float | None = None) -> int:
         """Advance every saga with work left that has been quiet for `idle_s`; returns how many
@@ -202,7 +202,153 @@ class BookingService:
         await asyncio.gather(*(one(i) for i in ids))
         return len(ids)
 
-    # -- saga steps --------------------------------------------------------------------------
+    # -- driving a saga ----------------------------------------------------------------------
+
+    def _deadline(self, budget_s: float | None) -> float:
+        return time.monotonic() + (self.settings.saga_budget_s if budget_s is None else budget_s)
+
+    async def _advance(
+        self, booking_id: uuid.UUID, deadline: float, *, wait: bool
+    ) -> StoredBooking:
+        """Take the saga's lease and drive it. With `wait`, a driver at work in this process
+        is waited for (up to the deadline), and then so is one elsewhere."""
+        async with self._drivers.hold(booking_id, deadline if wait else None) as held:
+            if not held:
+                return await self.get(booking_id)
+            owner = uuid.uuid4()
+            drive = await self._take(booking_id, owner, deadline if wait else None)
+            if isinstance(drive, _Drive):
+                return await self._drive(drive, deadline)
+            return drive
+
+    async def _take(
+        self, booking_id: uuid.UUID, owner: uuid.UUID, deadline: float | None
+    ) -> _Drive | StoredBooking:
+        """The saga leased to `owner` with its log, or the booking as it stands when it is
+        settled or leased to a live driver (that one is waited for until `deadline`)."""
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(max(0.0, deadline - time.monotonic()) if deadline else 0),
+            wait=wait_exponential(multiplier=0.02, max=0.5),
+            retry=retry_if_result(_driven_elsewhere),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        return await retrying(self._take_once, booking_id, owner)
+
+    async def _take_once(self, booking_id: uuid.UUID, owner: uuid.UUID) -> _Drive | StoredBooking:
+        async with self.db.autocommit() as conn:
+            leased = await repository.take_lease(
+                conn, booking_id, owner, self.settings.saga_lease_s
+            )
+            if leased is None:
+                stored = await repository.get(conn, booking_id)
+                if stored is None:
+                    raise BookingNotFound(str(booking_id))
+                return stored
+            entries = await repository.read_log(conn, booking_id)
+        return _Drive(leased.stored, owner, entries, leased.now)
+
+    async def _drive(self, drive: _Drive, deadline: float) -> StoredBooking:
+        """Make the saga's calls until it finishes or the budget ends; the lease is renewed
+        with each log write and while a call or a backoff lasts, and ended when this stops."""
+        try:
+            while True:
+                decision = decide(drive.log, compensation=self.settings.compensation)
+                if isinstance(decision, Finish):
+                    return await self._finish(drive, decision)
+                wait = self._wait_s(drive.stored.booking.id, decision, drive.log, drive.now())
+                if time.monotonic() + wait > deadline:
+                    await self._release(drive)
+                    return drive.stored
+                if wait > 0:
+                    await self._holding(drive, asyncio.sleep(wait))
+                if not drive.started_here:
+                    await self._write(drive, [_started(decision)])
+                await self._step(drive, decision, deadline)
+        except LeaseLost:
+            log.warning(
+                "saga lease lost; another driver took over",
+                extra={"fields": {"booking_id": str(drive.stored.booking.id)}},
+            )
+            return await self.get(drive.stored.booking.id)
+        except BaseException:
+            await self._release(drive)
+            raise
+
+    async def _step(self, drive: _Drive, call: Call, deadline: float) -> None:
+        """Make `call` and log its outcome, together with the start of the next call when
+        that one may follow at once (one write for both)."""
+        booking = drive.stored.booking
+        outcome = await self._holding(drive, self._operation(call)(booking))
+        status = EntryStatus.SUCCEEDED if outcome is Outcome.OK else EntryStatus.FAILED
+        entries = [LogEntry(call.step, call.action, status, outcome.value)]
+        after = decide([*drive.log, *entries], compensation=self.settings.compensation)
+        chained = isinstance(after, Call) and after.attempt <= 1 and time.monotonic() < deadline
+        if chained:
+            entries.append(_started(after))
+        await self._write(drive, entries)
+        drive.started_here = chained
+        if call.is_compensation and outcome is Outcome.OK:
+            COMPENSATIONS.labels(COMPENSATION_NAMES[call.step]).inc()
+        log.info(
+            "saga step",
+            extra={
+                "fields": {
+                    "booking_id": str(booking.id),
+                    "step": call.step.value,
+                    "action": call.action.value,
+                    "attempt": call.attempt,
+                    "outcome": outcome.value,
+                }
+            },
+        )
+
+    async def _write(self, drive: _Drive, entries: list[LogEntry]) -> None:
+        """Append to the log while the lease is ours (renewing it); else `LeaseLost`."""
+        async with self.db.autocommit() as conn:
+            written = await repository.append_fenced(
+                conn,
+                drive.stored.booking.id,
+                drive.owner,
+                self.settings.saga_lease_s,
+                len(drive.log) + 1,
+                entries,
+            )
+        if written is None:
+            raise LeaseLost
+        drive.log.extend(written)
+        drive.synced(written[-1].at)
+
+    async def _holding(self, drive: _Drive, work: Awaitable[T]) -> T:
+        """Await `work` (a call, a backoff) while renewing the lease every third of its term,
+        so that a slow call does not hand the saga to a second driver."""
+        task = asyncio.ensure_future(work)
+        every = self.settings.saga_lease_s / 3
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=every)
+                if done:
+                    return task.result()
+                async with self.db.autocommit() as conn:
+                    now = await repository.renew_lease(
+                        conn, drive.stored.booking.id, drive.owner, self.settings.saga_lease_s
+                    )
+                if now is None:
+                    raise LeaseLost
+                drive.synced(now)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _release(self, drive: _Drive) -> None:
+        """End the lease so another driver need not wait for it to run out (best effort:
+        when this fails the lease simply expires)."""
+        try:
+            async with asyncio.timeout(RELEASE_TIMEOUT_S), self.db.autocommit() as conn:
+                await repository.release_lease(conn, drive.stored.booking.id, drive.owner)
+        except Exception:
+            log.warning("could not end the saga lease of %s", drive.stored.booking.id)
 
     def _wait_s(
         self, booking_id: uuid.UUID, call: Call, entries: Sequence[LogEntry], now: datetime
@@ -229,42 +375,19 @@ class BookingService:
         }
         return table[(call.step, call.action)]
 
-    async def _run(self, booking: Booking, call: Call) -> None:
-        operation = self._operation(call)
+    async def _finish(self, drive: _Drive, finish: Finish) -> StoredBooking:
+        """Terminal status and its event in one transaction (the outbox makes both or none);
+        the lease ends with it."""
+        booking_id = drive.stored.booking.id
         async with self.db.transaction() as conn:
-            await repository.append_log(
-                conn, booking.id, LogEntry(call.step, call.action, EntryStatus.STARTED)
+            done = await repository.settle(
+                conn, booking_id, drive.owner, finish.status, finish.reason
             )
-        outcome = await operation(booking)
-        status = EntryStatus.SUCCEEDED if outcome is Outcome.OK else EntryStatus.FAILED
-        async with self.db.transaction() as conn:
-            await repository.append_log(
-                conn, booking.id, LogEntry(call.step, call.action, status, outcome.value)
-            )
-        if call.is_compensation and outcome is Outcome.OK:
-            COMPENSATIONS.labels(COMPENSATION_NAMES[call.step]).inc()
-        log.info(
-            "saga step",
-            extra={
-                "fields": {
-                    "booking_id": str(booking.id),
-                    "step": call.step.value,
-                    "action": call.action.value,
-                    "attempt": call.attempt,
-                    "outcome": outcome.value,
-                }
-            },
-        )
-
-    async def _finish(self, stored: StoredBooking, finish: Finish) -> StoredBooking:
-        """Terminal status and its event in one transaction (the outbox makes both or none)."""
-        async with self.db.transaction() as conn:
-            done = await repository.settle(conn, stored.booking.id, finish.status, finish.reason)
-            if done is None:  # settled meanwhile by someone else
-                return await self._reload(conn, stored.booking.id)
+            if done is None:  # the lease was lost meanwhile
+                return await self._reload(conn, booking_id)
             await self.publisher.emit(conn, _event(done.booking))
         SAGA_OUTCOMES.labels(finish.status.value).inc()
-        if stored.booking.status is BookingStatus.PENDING:
+        if drive.stored.booking.status is BookingStatus.PENDING:
             seconds = (done.updated_at - done.created_at).total_seconds()
             SAGA_DURATION.labels(finish.status.value).observe(seconds)
         log.info(
@@ -284,6 +407,39 @@ class BookingService:
         if stored is None:
             raise BookingNotFound(str(booking_id))
         return stored
+
+
+class LeaseLost(Exception):
+    """Another driver took the saga over (this one's lease ran out): stop, write nothing."""
+
+
+@dataclass
+class _Drive:
+    """A saga this driver holds the lease of: the booking, the log so far, and the clock."""
+
+    stored: StoredBooking
+    owner: uuid.UUID
+    log: list[LogEntry]
+    db_now: datetime
+    # The log ends with a `started` entry this driver wrote for the call it makes next.
+    started_here: bool = False
+    synced_at: float = field(default_factory=time.monotonic)
+
+    def synced(self, db_now: datetime) -> None:
+        self.db_now, self.synced_at = db_now, time.monotonic()
+
+    def now(self) -> datetime:
+        """The database's clock, from its last reading plus the time since."""
+        return self.db_now + timedelta(seconds=time.monotonic() - self.synced_at)
+
+
+def _driven_elsewhere(taken: _Drive | StoredBooking) -> bool:
+    """Not leased to us, yet work is left: a live driver elsewhere holds the lease."""
+    return isinstance(taken, StoredBooking) and not taken.settled
+
+
+def _started(call: Call) -> LogEntry:
+    return LogEntry(call.step, call.action, EntryStatus.STARTED)
 
 
 def reraise_if_cancelled() -> None:

@@ -17,3 +17,7 @@ class BookingsSettings(ServiceSettings):
     recovery_interval_s: float = 1.0
     recovery_idle_s: float = 2.0
     recovery_concurrency: int = 4
+    # How long a saga's driver holds its lease without renewing it. It renews it with each
+    # step and every third of this while a call or a backoff lasts, so only a process that
+    # died (or cannot reach its database) loses it; another driver then waits this long.
+    saga_lease_s: float = 5.0

@@ -28,6 +28,7 @@ from .outbox import EventPublisher, OutboxRelay
 from .problems import install_problem_handlers, problem_openapi, problem_response
 from .resilience import Downstream
 from .settings import ServiceSettings
+from .shedding import InFlightLimit
 from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ def create_app(
     title: str | None = None,
     description: str = "",
 ) -> FastAPI:
-    """Build a service: problem handlers, body limit, correlation/metrics middleware,
-    `/health`, `/ready`, `/metrics`, the service's routers, and the lifespan."""
+    """Build a service: problem handlers, body limit, in-flight bound, correlation/metrics
+    middleware, `/health`, `/ready`, `/metrics`, the service's routers, and the lifespan."""
     parts = parts or ServiceParts()
 
     @asynccontextmanager
@@ -140,6 +141,9 @@ def create_app(
                     settings.database_url,
                     parts.metadata,
                     parts.migrations_dir,
+                    pool_size=settings.db_pool_size,
+                    pool_overflow=settings.db_pool_overflow,
+                    pool_timeout_s=settings.db_pool_timeout_s,
                     startup_timeout_s=settings.db_startup_timeout_s,
                 )
                 await state.db.start()
@@ -179,7 +183,10 @@ def create_app(
     app = FastAPI(title=title or settings.name, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    # Outermost last: correlation id and metrics, then the in-flight bound (a shed request
+    # is still counted and carries its correlation id), then the body limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, service=settings.name, limit=settings.max_in_flight)
     app.add_middleware(RequestContextMiddleware, service=settings.name)
 
     @app.get("/health", include_in_schema=False)

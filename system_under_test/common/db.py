@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import errors as pg_errors
 from psycopg import sql
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, event, exc, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from tenacity import (
     AsyncRetrying,
@@ -34,6 +36,14 @@ AfterCommit = Callable[[], Awaitable[None] | None]
 _after_commit: weakref.WeakKeyDictionary[AsyncConnection, list[AfterCommit]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+# A pooled connection is pinged before use only when it sat unused this long. One used a moment
+# ago that has died since is a failure during use, which a ping cannot prevent either: the
+# request gets 503 + Retry-After and the pool drops every connection opened before it. A
+# ping on every checkout cost a round trip per transaction, a third of all database work.
+PING_AFTER_IDLE_S = 1.0
+_LAST_USED = "faultline_last_used"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -87,6 +97,29 @@ def run_migrations(url: str, migrations_dir: str | Path) -> None:
     command.upgrade(config, "head")
 
 
+def _ping_idle_connections(pool: Any, dialect: Dialect, idle_s: float) -> None:
+    """Pool events: stamp a connection when it is made or returned, ping it at checkout when
+    it has been idle longer than `idle_s` (a dead one is replaced, and every connection older
+    than it discarded, as `pool_pre_ping` does)."""
+
+    def stamp(dbapi_connection: Any, record: Any, *_: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= idle_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError() from error
+            raise
+
+    event.listen(pool, "connect", stamp)
+    event.listen(pool, "checkin", stamp)
+    event.listen(pool, "checkout", ping_if_idle)
+
+
 def on_commit(conn: AsyncConnection, callback: AfterCommit) -> None:
     """Run `callback` once the transaction that `conn` is in has committed.
 
@@ -108,13 +141,19 @@ class Database:
         metadata: MetaData,
         migrations_dir: str | Path | None,
         *,
-        pool_size: int = 5,
+        pool_size: int = 10,
+        pool_overflow: int = 0,
+        pool_timeout_s: float = 2.0,
+        ping_after_idle_s: float = PING_AFTER_IDLE_S,
         startup_timeout_s: float = 30.0,
     ) -> None:
         self.url = url
         self.metadata = metadata
         self.migrations_dir = Path(migrations_dir) if migrations_dir else None
         self.pool_size = pool_size
+        self.pool_overflow = pool_overflow
+        self.pool_timeout_s = pool_timeout_s
+        self.ping_after_idle_s = ping_after_idle_s
         self.startup_timeout_s = startup_timeout_s
         self._engine: AsyncEngine | None = None
 
@@ -145,10 +184,14 @@ class Database:
         self._engine = create_async_engine(
             self.url,
             pool_size=self.pool_size,
-            max_overflow=self.pool_size,
-            pool_pre_ping=True,
-            pool_timeout=10,
+            max_overflow=self.pool_overflow,
+            # A checkout that waits this long raises sqlalchemy's TimeoutError, which the
+            # problem handlers answer 503 + Retry-After.
+            pool_timeout=self.pool_timeout_s,
             connect_args={"connect_timeout": 5},
+        )
+        _ping_idle_connections(
+            self._engine.sync_engine.pool, self._engine.dialect, self.ping_after_idle_s
         )
 
     def _prepare(self) -> None:
@@ -175,6 +218,13 @@ class Database:
                     await result
             except Exception:
                 log.exception("after-commit hook failed")
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement commits on its own: one round trip for a
+        write that a single statement makes atomic (no `BEGIN`, no `COMMIT`)."""
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self, within_s: float = 2.0) -> bool:
         """True when a trivial query answers within `within_s` seconds.

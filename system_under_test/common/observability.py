@@ -74,8 +74,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
-    # aio-pika logs every reconnect attempt at length; warnings are enough.
-    for name in ("aio_pika", "aiormq"):
+    # aio-pika logs every reconnect attempt at length, httpx every request it sends (the
+    # callee's access line already records it); warnings are enough.
+    for name in ("aio_pika", "aiormq", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -99,6 +99,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # The last pass saw every pending row and published them all: the backlog was empty
+        # then, and need not be counted (a query per pass, on every commit under load).
+        self._drained = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -117,7 +120,10 @@ class OutboxRelay:
         while True:
             try:
                 published = await self.publish_pending()
-                await self._update_backlog()
+                if self._drained:
+                    OUTBOX_BACKLOG.labels(self.service).set(0)
+                else:
+                    await self._update_backlog()
                 backoff = self.poll_s
                 if published == self.batch_size:
                     continue
@@ -152,6 +158,7 @@ class OutboxRelay:
         t = self.table
         published = 0
         failure: Exception | None = None
+        self._drained = False
         async with self.db.transaction() as conn:
             rows = (
                 await conn.execute(
@@ -178,6 +185,7 @@ class OutboxRelay:
             published = len(done)
         if failure is not None:
             raise failure
+        self._drained = len(rows) < self.batch_size
         return published
 
     async def backlog(self) -> int:

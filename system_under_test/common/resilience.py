@@ -88,10 +88,12 @@ class Downstream:
         self.name = name
         self.settings = settings
         self._service = settings.name
-        timeout = (
+        self._timeout = (
             httpx.Timeout(settings.http_timeout_s) if settings.timeouts else httpx.Timeout(None)
         )
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=self._timeout, transport=transport
+        )
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=settings.breaker_threshold,
             default_ttl=settings.breaker_recovery_s,
@@ -128,7 +130,10 @@ class Downstream:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
+        """`timeout_s` replaces `SVC_HTTP_TIMEOUT_S` for this call (a route whose callee
+        promises an answer within a longer budget); with `SVC_TIMEOUTS=false` there is none."""
         attempts = self.settings.retry_attempts if idempotent and self.settings.retries else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(max(1, attempts)),
@@ -141,10 +146,11 @@ class Downstream:
         cid = get_correlation_id()
         if cid:
             send_headers.setdefault(CORRELATION_HEADER, cid)
+        limit = self._timeout if timeout_s is None or not self.settings.timeouts else timeout_s
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await self._attempt(method, path, json, params, send_headers)
+                    response = await self._attempt(method, path, json, params, send_headers, limit)
         except OpenedState as exc:
             self._count("breaker_open")
             raise DownstreamUnavailable(
@@ -165,12 +171,13 @@ class Downstream:
         json: Any,
         params: dict[str, Any] | None,
         headers: dict[str, str],
+        limit: httpx.Timeout | float,
     ) -> httpx.Response:
         if not self.settings.breakers:
-            return await self._send(method, path, json, params, headers)
+            return await self._send(method, path, json, params, headers, limit)
         breaker = await self._breakers.get_breaker(self.name)
         async with breaker:
-            return await self._send(method, path, json, params, headers)
+            return await self._send(method, path, json, params, headers, limit)
 
     async def _send(
         self,
@@ -179,10 +186,11 @@ class Downstream:
         json: Any,
         params: dict[str, Any] | None,
         headers: dict[str, str],
+        limit: httpx.Timeout | float,
     ) -> httpx.Response:
         try:
             response = await self._client.request(
-                method, path, json=json, params=params, headers=headers
+                method, path, json=json, params=params, headers=headers, timeout=limit
             )
         except httpx.TimeoutException:
             self._count("timeout")

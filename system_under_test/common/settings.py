@@ -46,6 +46,18 @@ class ServiceSettings(BaseSettings):
     rate_limit_rps: float = 1000.0
     max_body_bytes: int = 65536
 
+    # The connection pool: connections kept (opened as needed), extra ones beyond them, and
+    # how long a request waits for one before it is answered 503 + Retry-After. No connection
+    # is held across a call to another service, so a few serve every request in flight. An
+    # extra connection is closed when it is returned: under bursts that meant a new
+    # connection (a PostgreSQL backend) every few statements, so there are none by default.
+    db_pool_size: int = 10
+    db_pool_overflow: int = 0
+    db_pool_timeout_s: float = 2.0
+    # Requests a service works on at once; one more is answered 503 + Retry-After at once
+    # (/health, /ready and /metrics are never refused). See docs/architecture.md.
+    max_in_flight: int = 64
+
     db_startup_timeout_s: float = 30.0
     consumer_max_attempts: int = 5
     # First pause before a failed event is retried; doubles per attempt (capped at 5 s), so a

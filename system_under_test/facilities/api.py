@@ -36,7 +36,7 @@ def _calendar_day(value: Any) -> Any:
     return value
 
 
-def get_service(request: Request) -> FacilitiesService:
+async def get_service(request: Request) -> FacilitiesService:  # async: no thread hop
     return FacilitiesService(request.app.state.db)
 
 

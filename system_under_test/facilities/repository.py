@@ -26,8 +26,17 @@ def _reservation(row: Row) -> Reservation:
     )
 
 
+_HOLD_IF_FREE = text("""
+INSERT INTO reservations (booking_id, facility_id, starts_at, ends_at, status)
+SELECT :booking_id, id, :starts_at, :ends_at, :status FROM facilities WHERE id = :facility_id
+ON CONFLICT DO NOTHING
+RETURNING booking_id
+""")
+
+
 class FacilitiesRepository:
-    """Works inside the caller's transaction (`conn` from `Database.transaction()`)."""
+    """Works inside the caller's transaction (`conn` from `Database.transaction()`), or on an
+    autocommit connection for the single-statement fast paths."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -65,6 +74,40 @@ class FacilitiesRepository:
         row = (
             await self.conn.execute(
                 select(reservations).where(reservations.c.booking_id == booking_id)
+            )
+        ).first()
+        return _reservation(row) if row else None
+
+    async def hold_if_free(self, reservation: Reservation) -> bool:
+        """Insert a new hold in one statement when its facility exists, the booking has no
+        reservation yet and the slot is free; False (nothing written) otherwise. ON CONFLICT
+        without a target also covers the exclusion constraint that keeps slots apart."""
+        slot = reservation.slot
+        if slot is None:
+            raise ValueError("a tombstone holds no slot")
+        held = await self.conn.scalar(
+            _HOLD_IF_FREE,
+            {
+                "booking_id": reservation.booking_id,
+                "facility_id": reservation.facility_id,
+                "starts_at": slot.starts_at,
+                "ends_at": slot.ends_at,
+                "status": reservation.status.value,
+            },
+        )
+        return held is not None
+
+    async def confirm_if_held(self, booking_id: UUID) -> Reservation | None:
+        """held -> confirmed in one statement; None when the reservation is not held."""
+        row = (
+            await self.conn.execute(
+                update(reservations)
+                .where(
+                    reservations.c.booking_id == booking_id,
+                    reservations.c.status == Status.HELD.value,
+                )
+                .values(status=Status.CONFIRMED.value, updated_at=func.now())
+                .returning(*reservations.c)
             )
         ).first()
         return _reservation(row) if row else None

@@ -56,6 +56,12 @@ class FacilitiesService:
 
     async def reserve(self, booking_id: UUID, facility_id: UUID, slot: Slot) -> Reserved:
         """Hold the slot for the booking; the same request again returns the same hold."""
+        reservation = Reservation(booking_id, facility_id, slot)
+        # The common case, a free slot for a new booking, is one statement; anything else (a
+        # repeat, a taken slot, an unknown facility, a tombstone) is sorted out below.
+        async with self.db.autocommit() as conn:
+            if await FacilitiesRepository(conn).hold_if_free(reservation):
+                return Reserved(reservation, created=True)
         async with self.db.transaction() as conn:
             repo = FacilitiesRepository(conn)
             await repo.lock_booking(booking_id)
@@ -69,6 +75,10 @@ class FacilitiesService:
         return Reserved(reservation, created=True)
 
     async def confirm(self, booking_id: UUID) -> Reservation:
+        async with self.db.autocommit() as conn:  # the common case: held, in one statement
+            confirmed = await FacilitiesRepository(conn).confirm_if_held(booking_id)
+        if confirmed is not None:
+            return confirmed
         async with self.db.transaction() as conn:
             repo = FacilitiesRepository(conn)
             await repo.lock_booking(booking_id)

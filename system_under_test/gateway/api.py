@@ -249,21 +249,35 @@ async def create_booking(
     body: BookingIn, idempotency_key: IdempotencyKey, state: State
 ) -> JSONResponse:
     ds = state.downstreams
-    user, facility = await _gather(
-        ds["users"].request("GET", f"/users/{body.user_id}", idempotent=True),
-        ds["facilities"].request("GET", f"/facilities/{body.facility_id}", idempotent=True),
+    # The user and the facility must exist (422 otherwise); one seen before is not looked up
+    # again, which spares two calls on every booking after a family's first.
+    lookups = {
+        field: (name, f"/{name}/{value}")
+        for field, name, value in (
+            ("user_id", "users", body.user_id),
+            ("facility_id", "facilities", body.facility_id),
+        )
+        if (name, str(value)) not in state.known
+    }
+    answers = await _gather(
+        *(ds[name].request("GET", path, idempotent=True) for name, path in lookups.values())
     )
-    for field, response in (("user_id", user), ("facility_id", facility)):
+    for (field, (name, _)), response in zip(lookups.items(), answers, strict=True):
         if response.status_code == 404:
             raise ProblemError(422, detail=f"{field}: no such {field.removesuffix('_id')}")
         body_of(response)
-    # Retried safely: bookings deduplicates by the Idempotency-Key we forward.
+        state.known.add((name, str(getattr(body, field))))
+    # Retried safely: bookings deduplicates by the Idempotency-Key we forward. bookings runs
+    # the saga for up to its budget before it answers (202 when still pending), so waiting
+    # less would turn every slow saga into a timeout, a retry and a breaker failure.
+    settings = state.settings
     response = await ds["bookings"].request(
         "POST",
         "/bookings",
         idempotent=True,
         json=body.model_dump(mode="json"),
         headers={"Idempotency-Key": idempotency_key},
+        timeout_s=settings.http_timeout_s + settings.saga_budget_s,
     )
     return _relay(response)
 

@@ -28,7 +28,11 @@ class Caller:
     error: str | None
 
 
-def caller(
+# The guards are `async def` although they never await: FastAPI runs a plain `def` dependency
+# in its thread pool, a thread hop per guard on every request.
+
+
+async def caller(
     token: str | None = Depends(bearer_scheme),
     state: GatewayState = Depends(gateway_state),
 ) -> Caller:
@@ -41,13 +45,13 @@ def caller(
         return Caller(None, str(exc))
 
 
-def require_token(who: Caller = Depends(caller)) -> str:
+async def require_token(who: Caller = Depends(caller)) -> str:
     if who.subject is None:
         raise ProblemError(401, detail=who.error, headers={"WWW-Authenticate": "Bearer"})
     return who.subject
 
 
-def rate_limit(
+async def rate_limit(
     request: Request,
     who: Caller = Depends(caller),
     state: GatewayState = Depends(gateway_state),

@@ -1,5 +1,6 @@
-"""The last good facility list: fresh for a short time, then served stale while the
-facilities service cannot answer. Pure logic: the clock is passed in."""
+"""What the gateway remembers of its downstreams' answers. The last good facility list: fresh
+for a short time, then served stale while the facilities service cannot answer. The ids that
+are known to exist. Pure logic: the clock is passed in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from cachetools import LRUCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,17 @@ class LastGoodCache:
         """After a write: the next read goes to the source, yet the old list stays as
         the fallback, because a stale list beats none while the source is down."""
         self._expired = True
+
+
+class KnownIds:
+    """Ids a downstream has confirmed exist. Users and facilities are never deleted, so a
+    booking for one seen before needs no lookup (bounded: an evicted id is looked up again)."""
+
+    def __init__(self, max_ids: int = 100_000) -> None:
+        self._seen: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=max_ids)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self._seen.get(key, False)
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._seen[key] = True

@@ -14,3 +14,7 @@ class GatewaySettings(ServiceSettings):
     facilities_cache_ttl_s: float = 2.0
     token_ttl_s: int = 3600
     ready_timeout_s: float = 1.0
+    # Half the services' bound: what the gateway admits, bookings always has room for, so
+    # bookings never sheds (and the gateway's breaker never counts) the gateway's traffic.
+    # See docs/architecture.md for how the number was chosen.
+    max_in_flight: int = 32

@@ -1,5 +1,5 @@
 """What the gateway keeps between requests (it has no database): downstream clients,
-rate-limit buckets and the last good facility list."""
+rate-limit buckets, the last good facility list and the ids known to exist."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import Request
 
 from system_under_test.common.resilience import Downstream
 
-from .cache import LastGoodCache
+from .cache import KnownIds, LastGoodCache
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings
 
@@ -22,6 +22,7 @@ class GatewayState:
     downstreams: Mapping[str, Downstream]
     limiter: RateLimiter = field(init=False)
     facilities_cache: LastGoodCache = field(init=False)
+    known: KnownIds = field(default_factory=KnownIds)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -30,5 +31,5 @@ class GatewayState:
         self.facilities_cache = LastGoodCache(s.facilities_cache_ttl_s, clock=time.monotonic)
 
 
-def gateway_state(request: Request) -> GatewayState:
+async def gateway_state(request: Request) -> GatewayState:
     return request.app.state.gateway

@@ -15,7 +15,7 @@ from .service import PaymentsService
 router = APIRouter(tags=["charges"])
 
 
-def get_service(request: Request) -> PaymentsService:
+async def get_service(request: Request) -> PaymentsService:  # async: no thread hop
     return PaymentsService(request.app.state.db)
 
 

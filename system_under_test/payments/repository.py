@@ -23,8 +23,23 @@ def _charge(row: Row) -> Charge:
     )
 
 
+# A first charge and its attempt in one statement; nothing when the booking has a charge row.
+_FIRST_CHARGE = text("""
+WITH charge AS (
+    INSERT INTO charges (booking_id, id, amount_cents, payment_method, status, decline_code)
+    VALUES (:booking_id, :id, :amount_cents, :payment_method, :status, :decline_code)
+    ON CONFLICT (booking_id) DO NOTHING
+    RETURNING booking_id
+)
+INSERT INTO charge_attempts (booking_id, amount_cents, payment_method, outcome, decline_code)
+SELECT booking_id, :amount_cents, :payment_method, :status, :decline_code FROM charge
+RETURNING id
+""")
+
+
 class PaymentsRepository:
-    """Works inside the caller's transaction (`conn` from `Database.transaction()`)."""
+    """Works inside the caller's transaction (`conn` from `Database.transaction()`), or on an
+    autocommit connection for the single-statement fast path."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -41,6 +56,22 @@ class PaymentsRepository:
             await self.conn.execute(select(charges).where(charges.c.booking_id == booking_id))
         ).first()
         return _charge(row) if row else None
+
+    async def save_first(self, charge: Charge) -> bool:
+        """Record the booking's first charge and its attempt; False (nothing written) when the
+        booking already has a charge row (a repeat, a void, an earlier decline)."""
+        attempt = await self.conn.scalar(
+            _FIRST_CHARGE,
+            {
+                "booking_id": charge.booking_id,
+                "id": charge.id,
+                "amount_cents": charge.amount_cents,
+                "payment_method": charge.payment_method,
+                "status": charge.status.value,
+                "decline_code": charge.decline_code,
+            },
+        )
+        return attempt is not None
 
     async def save(self, charge: Charge) -> None:
         values = {

@@ -1,4 +1,5 @@
-"""Use cases of payments: each runs in one transaction, serialised per booking."""
+"""Use cases of payments: each runs in one transaction, serialised per booking; a booking's
+first charge, while it has no charge row at all, is a single statement."""
 
 from __future__ import annotations
 
@@ -27,18 +28,24 @@ class PaymentsService:
         """Capture once per booking; a replay returns the capture. A decline is recorded,
         committed, then raised as PaymentDeclined."""
         domain.authorize(payment_method)  # refuse unknown methods before touching anything
-        async with self.db.transaction() as conn:
-            repo = PaymentsRepository(conn)
-            await repo.lock_booking(booking_id)
-            existing = await repo.get(booking_id)
-            if existing is not None:
-                replayed = domain.replay_or_refuse(existing, amount_cents)
-                if replayed is not None:
-                    return Charged(replayed, created=False)
-            charge_id = existing.id if existing is not None else uuid.uuid4()
-            charge = domain.attempt(charge_id, booking_id, amount_cents, payment_method)
-            await repo.save(charge)
-            await repo.record_attempt(charge)
+        charge = domain.attempt(uuid.uuid4(), booking_id, amount_cents, payment_method)
+        # The common case, a booking's first charge, is one statement; a repeat, a void or a
+        # retry after a decline is decided below, serialised with refunds of the booking.
+        async with self.db.autocommit() as conn:
+            first = await PaymentsRepository(conn).save_first(charge)
+        if not first:
+            async with self.db.transaction() as conn:
+                repo = PaymentsRepository(conn)
+                await repo.lock_booking(booking_id)
+                existing = await repo.get(booking_id)
+                if existing is not None:
+                    replayed = domain.replay_or_refuse(existing, amount_cents)
+                    if replayed is not None:
+                        return Charged(replayed, created=False)
+                charge_id = existing.id if existing is not None else uuid.uuid4()
+                charge = domain.attempt(charge_id, booking_id, amount_cents, payment_method)
+                await repo.save(charge)
+                await repo.record_attempt(charge)
         if charge.status is Status.DECLINED:
             raise PaymentDeclined(booking_id, charge.decline_code or "declined")
         return Charged(charge, created=True)

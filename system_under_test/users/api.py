@@ -17,7 +17,7 @@ from .service import UserService
 router = APIRouter(tags=["users"])
 
 
-def user_service(request: Request) -> UserService:
+async def user_service(request: Request) -> UserService:  # async: no thread hop
     return UserService(request.app.state.db, request.app.state.publisher)
 
 

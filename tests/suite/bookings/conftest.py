@@ -22,6 +22,10 @@ from system_under_test.common.db import Database
 from system_under_test.common.messaging import Broker
 from system_under_test.common.outbox import EventPublisher
 from system_under_test.common.resilience import Downstream
+from system_under_test.facilities.app import FacilitiesSettings
+from system_under_test.facilities.app import build_app as build_facilities
+from system_under_test.payments.app import PaymentsSettings
+from system_under_test.payments.app import build_app as build_payments
 
 from .stubs import FakeFacilities, FakePayments
 
@@ -168,3 +172,41 @@ def service_for(settings_for):
             await db.stop()
 
     return make
+
+
+@dataclass
+class Real:
+    """The real facilities and payments services, each on its own database."""
+
+    facilities: httpx.AsyncClient
+    payments: httpx.AsyncClient
+    facility_id: str
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {
+            "facilities_url": str(self.facilities.base_url).rstrip("/"),
+            "payments_url": str(self.payments.base_url).rstrip("/"),
+        }
+
+
+@contextlib.asynccontextmanager
+async def ready_server(app) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` on a real uvicorn, once it answers /ready; a client to it."""
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+        await eventually(lambda: _ready(client))
+        yield client
+
+
+@pytest.fixture
+async def real(make_database_url) -> AsyncIterator[Real]:
+    facilities_app = build_facilities(
+        FacilitiesSettings(database_url=make_database_url(), log_level="WARNING")
+    )
+    payments_app = build_payments(
+        PaymentsSettings(database_url=make_database_url(), log_level="WARNING")
+    )
+    async with ready_server(facilities_app) as f, ready_server(payments_app) as p:
+        created = await f.post("/facilities", json={"name": "Chapel of Rest", "capacity": 80})
+        assert created.status_code == 201
+        yield Real(f, p, created.json()["id"])

@@ -2,62 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import eventually, serve
-
-from system_under_test.facilities.app import FacilitiesSettings
-from system_under_test.facilities.app import build_app as build_facilities
-from system_under_test.payments.app import PaymentsSettings
-from system_under_test.payments.app import build_app as build_payments
 
 from .helpers import booking_body, outbox_events, place
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Real:
-    facilities: httpx.AsyncClient
-    payments: httpx.AsyncClient
-    facility_id: str
-
-
-@contextlib.asynccontextmanager
-async def _ready_server(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
-        await eventually(lambda: _ready(client))
-        yield client
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    return (await client.get("/ready")).status_code == 200
-
-
-@pytest.fixture
-async def real(make_database_url) -> AsyncIterator[Real]:
-    facilities_app = build_facilities(
-        FacilitiesSettings(database_url=make_database_url(), log_level="WARNING")
-    )
-    payments_app = build_payments(
-        PaymentsSettings(database_url=make_database_url(), log_level="WARNING")
-    )
-    async with _ready_server(facilities_app) as f, _ready_server(payments_app) as p:
-        created = await f.post("/facilities", json={"name": "Chapel of Rest", "capacity": 80})
-        assert created.status_code == 201
-        yield Real(f, p, created.json()["id"])
-
-
 @pytest.fixture
 async def bookings_on_real(start_bookings, real) -> AsyncIterator[httpx.AsyncClient]:
-    urls = {"facilities_url": str(real.facilities.base_url).rstrip("/")}
-    urls["payments_url"] = str(real.payments.base_url).rstrip("/")
-    async with start_bookings(**urls) as client:
+    async with start_bookings(**real.urls) as client:
         yield client
 
 

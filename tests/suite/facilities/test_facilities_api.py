@@ -66,9 +66,28 @@ async def test_concurrent_reservations_of_one_slot_hold_it_once(client):
     facility_id = await new_facility(client)
     body = {"facility_id": facility_id, **SLOT}
     answers = await asyncio.gather(
-        *(client.put(f"/reservations/{uuid.uuid4()}", json=body) for _ in range(8))
+        *(client.put(f"/reservations/{uuid.uuid4()}", json=body) for _ in range(30))
     )
-    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 29
+
+
+async def test_concurrent_requests_for_one_booking_hold_and_confirm_once(client):
+    facility_id = await new_facility(client)
+    booking = str(uuid.uuid4())
+    body = {"facility_id": facility_id, **SLOT}
+    held = await asyncio.gather(
+        *(client.put(f"/reservations/{booking}", json=body) for _ in range(20))
+    )
+    assert sorted(a.status_code for a in held) == [200] * 19 + [201]
+    assert {a.json()["status"] for a in held} == {"held"}
+    confirmed = await asyncio.gather(
+        *(client.post(f"/reservations/{booking}/confirm") for _ in range(20))
+    )
+    assert {(a.status_code, a.json()["status"]) for a in confirmed} == {(200, "confirmed")}
+    availability = await client.get(
+        f"/facilities/{facility_id}/availability", params={"date": "2030-05-01"}
+    )
+    assert [r["booking_id"] for r in availability.json()["reserved"]] == [booking]
 
 
 async def test_release_frees_the_slot_and_confirm_after_release_conflicts(client):

@@ -166,6 +166,43 @@ async def test_booking_post_forwards_the_idempotency_key_and_checks_ids():
     assert [r["key"] for r in stub.received].count("POST /bookings") == 1
 
 
+async def test_ids_seen_to_exist_are_not_looked_up_again_unknown_ones_always_are():
+    user_id, facility_id = uuid.uuid4(), uuid.uuid4()
+    stub = Stub(
+        routes={
+            f"GET /users/{user_id}": (200, {"id": str(user_id)}),
+            f"GET /facilities/{facility_id}": (200, {"id": str(facility_id)}),
+            "POST /bookings": (201, {"id": str(uuid.uuid4()), "status": "confirmed"}),
+        }
+    )
+    body = {
+        "user_id": str(user_id),
+        "facility_id": str(facility_id),
+        "starts_at": "2030-05-01T10:00:00+00:00",
+        "ends_at": "2030-05-01T12:00:00+00:00",
+        "amount_cents": 100,
+        "payment_method": "pm_card_visa",
+    }
+    async with served(stub) as url:
+        settings = gateway_settings(users_url=url, facilities_url=url, bookings_url=url)
+        async with app_client(build_app(settings), headers=auth_header()) as gateway:
+            for key in ("a", "b", "c"):
+                answer = await gateway.post(
+                    "/api/bookings", json=body, headers={"Idempotency-Key": key}
+                )
+                assert answer.status_code == 201
+            stranger = {**body, "user_id": str(uuid.uuid4())}
+            for key in ("d", "e"):
+                answer = await gateway.post(
+                    "/api/bookings", json=stranger, headers={"Idempotency-Key": key}
+                )
+                assert answer.status_code == 422
+    hits = [r["key"] for r in stub.received]
+    assert hits.count(f"GET /users/{user_id}") == hits.count(f"GET /facilities/{facility_id}") == 1
+    assert hits.count(f"GET /users/{stranger['user_id']}") == 2
+    assert hits.count("POST /bookings") == 3
+
+
 async def test_ready_reflects_downstream_health():
     stub = Stub()
     async with served(stub) as url:

@@ -99,6 +99,21 @@ async def test_timeout_is_honoured_and_switchable(upstream):
     await off.aclose()
 
 
+async def test_a_call_may_wait_longer_than_the_default_timeout_but_not_forever(upstream):
+    # A callee that answers within a budget of its own (bookings and its saga) gets that long.
+    _app, url = upstream
+    caller = Downstream("patient", url, settings(http_timeout_s=0.2))
+    with pytest.raises(DownstreamTimeout):
+        await caller.request("GET", "/slow", idempotent=False, params={"delay": 0.5})
+    waited = await caller.request(
+        "GET", "/slow", idempotent=False, params={"delay": 0.5}, timeout_s=5.0
+    )
+    assert waited.json() == {"slept": 0.5}
+    with pytest.raises(DownstreamTimeout):
+        await caller.request("GET", "/slow", idempotent=False, params={"delay": 2.0}, timeout_s=0.6)
+    await caller.aclose()
+
+
 async def test_retries_only_idempotent_calls(upstream):
     app, url = upstream
     caller = settings(breaker_threshold=10)

@@ -44,11 +44,27 @@ async def test_charge_is_captured_once_and_replayed(client):
 async def test_concurrent_charges_of_one_booking_capture_once(client, service):
     booking = uuid.uuid4()
     answers = await asyncio.gather(
-        *(client.put(f"/charges/{booking}", json=VISA) for _ in range(6))
+        *(client.put(f"/charges/{booking}", json=VISA) for _ in range(30))
     )
-    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert sorted(a.status_code for a in answers) == [200] * 29 + [201]
     assert len({a.json()["id"] for a in answers}) == 1
     assert await service.attempts(booking) == ["captured"]
+
+
+async def test_concurrent_charges_and_refunds_of_one_booking_end_refunded_or_voided(
+    client, service
+):
+    # Whichever comes first, a refund is never lost to a charge racing it: the booking ends
+    # refunded (charged, then refunded) or voided (refunded first, the charge refused).
+    booking = uuid.uuid4()
+    answers = await asyncio.gather(
+        *(client.put(f"/charges/{booking}", json=VISA) for _ in range(15)),
+        *(client.post(f"/charges/{booking}/refund") for _ in range(15)),
+    )
+    assert {a.status_code for a in answers} <= {200, 201, 409}
+    final = (await client.get(f"/charges/{booking}")).json()["status"]
+    assert final in ("refunded", "voided")
+    assert len([a for a in answers[:15] if a.status_code == 201]) == (final == "refunded")
 
 
 async def test_decline_is_deterministic_and_every_attempt_recorded(client, service):
