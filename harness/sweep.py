@@ -54,12 +54,16 @@ def lease_name(namespace: str) -> str:
 
 def open_lease(postgres_url: str, namespace: str) -> psycopg.Connection:
     """A session that lives as long as the run's supervisor: the run's registration."""
-    return psycopg.connect(
-        infra.libpq_url(postgres_url),
-        autocommit=True,
-        application_name=lease_name(namespace),
-        connect_timeout=infra.CONNECT_TIMEOUT_S,
-    )
+    try:
+        return psycopg.connect(
+            infra.libpq_url(postgres_url),
+            autocommit=True,
+            application_name=lease_name(namespace),
+            connect_timeout=infra.CONNECT_TIMEOUT_S,
+        )
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot register run {namespace} on PostgreSQL: {reason}") from None
 
 
 @dataclass
