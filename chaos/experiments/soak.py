@@ -100,8 +100,9 @@ def main(
             out.print(f"seed {seed}: {verdict} ({len(outcomes)} tests, {seconds:.0f}s){detail}")
     title = escape(f"soak: {seeds} seeds from {first}, -k {select!r}")
     table = Table(title=title, title_justify="left")
-    for column in ("test", "passed", "longest run of passes"):
-        table.add_column(column, justify="left" if column == "test" else "right")
+    table.add_column("test", overflow="fold")  # whole test ids, even on a narrow terminal
+    for column in ("passed", "longest run of passes"):
+        table.add_column(column, justify="right")
     for name, passes in sorted(history.items()):
         style = None if all(passes) else "red"
         table.add_row(

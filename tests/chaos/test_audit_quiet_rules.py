@@ -77,3 +77,32 @@ def test_an_audit_that_never_saw_quiet_names_what_moves_and_calls_nothing_lost()
     # The same rows once quiet: now the missing notification is a loss.
     assert final.check("notifications").ids("lost") == ["b-on-its-way"]
     assert "quiet" not in {c.name for c in final.checks}
+
+
+@pytest.mark.parametrize(
+    ("amqp", "management", "expected"),
+    [
+        (
+            "amqp://guest:guest@127.0.0.1:5672/",
+            None,
+            ("http://127.0.0.1:15672", ("guest", "guest"), "/"),
+        ),
+        (
+            "amqp://ann:s%40cret@rabbit:5673/prod",
+            None,
+            ("http://rabbit:15672", ("ann", "s@cret"), "prod"),
+        ),
+        (
+            "amqp://ann:pw@rabbit/",
+            "https://ops:key@mq.example.org:443",
+            ("https://mq.example.org:443", ("ops", "key"), "/"),
+        ),
+    ],
+)
+def test_the_management_api_is_found_from_the_broker_url(
+    amqp: str, management: str | None, expected: tuple[str, tuple[str, str], str]
+) -> None:
+    from harness.audit.quiet import _management_endpoint
+    from harness.audit.readers import Sources
+
+    assert _management_endpoint(Sources({}, amqp, "ns", management_url=management)) == expected
