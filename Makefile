@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench bench-bookings clean
+.PHONY: install run test lint bench bench-bookings soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The chaos layer again and again, one session per FAULTLINE_SEED, soak-only experiments (the
+# 60 s consumer database outage) included; prints each test's pass count over the seeds.
+# SOAK_SELECT is a pytest -k expression; SOAK_SELECT= runs the whole chaos layer.
+SOAK_SEEDS  ?= 20
+SOAK_FIRST  ?= 1
+SOAK_SELECT ?= test_mechanism_holds_under_its_fault and consumer
+
+soak: install
+	$(BIN)/python -m chaos.experiments.soak --seeds $(SOAK_SEEDS) --first $(SOAK_FIRST) \
+		--select '$(SOAK_SELECT)'
 
 lint: install
 	$(BIN)/ruff check .

@@ -156,29 +156,86 @@ def _wait_for_interrupt(stack: Stack) -> None:
 
 
 @app.command()
-def down() -> None:
+def down(
+    all_runs: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also remove what runs that are no longer alive left on PostgreSQL and "
+            "RabbitMQ (from any checkout), and stop this checkout's stacks whose owner died. "
+            "Live runs are never touched.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="With --all: list each run and the verdict; remove nothing."
+        ),
+    ] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            min=0.0,
+            metavar="SECONDS",
+            help="With --all: a run whose databases are younger than this counts as alive.",
+        ),
+    ] = 300.0,
+    topology: TopologyOption = None,
+) -> None:
     """Stop the stack `faultline up` started and drop its databases and broker objects."""
     from harness.containers import remove_recorded
     from harness.stack import Stack
     from harness.state import default_state_file
 
-    stack = Stack.attach()
-    if stack is None:
+    if dry_run and not all_runs:
+        raise UserError("--dry-run goes with --all")
+    problems: list[str] = []
+    stack = None if dry_run else Stack.attach()
+    if stack is not None:
+        run_id, count = stack.run_id, len(stack.services)
+        with err.status("stopping the stack…"):
+            problems = stack.stop()
+        for problem in problems:
+            err.print(f"faultline: {problem}", markup=False)
+        out.print(f"stopped run {run_id}: {count} services, proxies, databases and queues removed")
+    elif not all_runs:
         out.print(f"no stack is running (nothing recorded in {default_state_file()})")
-        if removed := remove_recorded():
-            out.print(f"removed {removed} containers of `faultline up --backend testcontainers`")
-        return
-    run_id, count = stack.run_id, len(stack.services)
-    with err.status("stopping the stack…"):
-        problems = stack.stop()
-        removed = remove_recorded()  # after the stack: it drops its databases on them first
-    for problem in problems:
-        err.print(f"faultline: {problem}", markup=False)
-    out.print(f"stopped run {run_id}: {count} services, proxies, databases and queues removed")
-    if removed:
+    # After the stack: it drops its databases on those containers first.
+    if not dry_run and (removed := remove_recorded()):
         out.print(f"removed {removed} containers of `faultline up --backend testcontainers`")
+    if all_runs:
+        problems += _sweep(topology, dry_run=dry_run, grace=grace)
     if problems:
         raise typer.Exit(1)
+
+
+def _sweep(topology: Path | None, *, dry_run: bool, grace: float) -> list[str]:
+    from harness import infra
+    from harness import sweep as sweep_mod
+    from harness.topology import load_topology
+
+    topo = load_topology(topology)
+    infra.check_postgres(topo.postgres, topo.postgres.url())
+    infra.check_rabbitmq(topo.rabbitmq, topo.rabbitmq.url())
+    with err.status("looking for leftovers of dead runs…"):
+        report = sweep_mod.sweep(topo, dry_run=dry_run, grace_s=grace)
+    problems: list[str] = []
+    for orphan in report.orphans:
+        verb = "would stop" if dry_run else "stopped"
+        out.print(
+            f"{verb} orphaned stack {orphan.namespace} (its owner, pid {orphan.owner_pid}, is "
+            f"gone; recorded in {orphan.state_file})",
+            markup=False,
+        )
+        problems += orphan.problems
+    for run in report.runs:
+        out.print(run.describe(), markup=False)
+        problems += [f"{run.namespace}: could not remove {what}" for what in run.left]
+    out.print(report.summary())
+    for problem in problems:
+        err.print(f"faultline: {problem}", markup=False)
+    return problems
 
 
 @app.command()

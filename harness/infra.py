@@ -135,12 +135,34 @@ def existing_databases(url: str, prefix: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+# How many delay queues each consumer has (`<ns>.<queue>.retry.1` … `.retry.N`): part of the
+# broker naming contract (docs/architecture.md, "Events"), like the other names below.
+DELAY_TIERS = 10
+
+
+def work_queue(namespace: str, consumer: str) -> str:
+    return f"{namespace}.{consumer}"
+
+
+def delay_queues(namespace: str, consumer: str) -> list[str]:
+    """The queues where a consumer's failed events wait out their backoff."""
+    return [f"{namespace}.{consumer}.retry.{n}" for n in range(1, DELAY_TIERS + 1)]
+
+
+def dead_letter_queue(namespace: str, consumer: str) -> str:
+    return f"{namespace}.{consumer}.dlq"
+
+
 def broker_objects(namespace: str, consumers: Iterable[str]) -> tuple[list[str], list[str]]:
     """Exchange and queue names a run uses (docs/architecture.md, "Events")."""
     exchanges = [f"{namespace}.events", f"{namespace}.dlx"]
     queues: list[str] = []
     for name in consumers:
-        queues += [f"{namespace}.{name}", f"{namespace}.{name}.dlq"]
+        queues += [
+            work_queue(namespace, name),
+            *delay_queues(namespace, name),
+            dead_letter_queue(namespace, name),
+        ]
     return exchanges, queues
 
 

@@ -64,6 +64,41 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {doc}")
 
 
+SWEEP_ENV = "FAULTLINE_SWEEP"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remove what runs killed part-way left behind (never what a live run uses), so leftovers
+    do not pile up on shared servers. `FAULTLINE_SWEEP=0` turns it off."""
+    config = session.config
+    if os.environ.get(SWEEP_ENV, "1").lower() in ("0", "false", "no"):
+        return
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller sweeps
+        return
+    from harness import infra
+    from harness.sweep import sweep
+    from harness.topology import load_topology
+
+    try:
+        topology = load_topology(config.getoption("--faultline-topology"))
+        # Tests that need no server must not fail or wait when the servers are away.
+        infra.check_postgres(topology.postgres, topology.postgres.url())
+        infra.check_rabbitmq(topology.rabbitmq, topology.rabbitmq.url())
+        report = sweep(topology)
+    except Exception as exc:  # a failed clean-up must never stop a test session
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        config.stash[_SWEPT] = f"faultline: no sweep of leftovers ({reason})"
+        return
+    config.stash[_SWEPT] = f"faultline: {report.summary()}"
+
+
+_SWEPT = pytest.StashKey[str]()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return config.stash.get(_SWEPT, None)
+
+
 def _env_options(config: pytest.Config) -> dict[str, str]:
     from harness.errors import UserError
 

@@ -17,11 +17,11 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from harness import infra, processes, proxy_server
+from harness import infra, processes, proxy_server, sweep
 from harness.errors import UserError
 from harness.state import (
     ProxyState,
@@ -33,6 +33,9 @@ from harness.state import (
     write_state,
 )
 from harness.topology import Topology, load_topology
+
+if TYPE_CHECKING:
+    import psycopg
 
 READY_TIMEOUT_S = 60.0
 PortPolicy = Literal["topology", "auto"]
@@ -87,6 +90,9 @@ class Stack:
         self.startup_seconds: float | None = None
         # Kept so our children are reaped by the Popen objects that started them.
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        # The run's registration on the PostgreSQL server while this process supervises it:
+        # a sweep from any checkout sees the run as alive, even before its databases exist.
+        self._lease: psycopg.Connection | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -141,6 +147,7 @@ class Stack:
             supervisor_pid=os.getpid(),
         )
         try:
+            self._lease = sweep.open_lease(pg_url, namespace)
             self._start_proxy_server(run_dir)
             # Written at each step so that `faultline down` can clean up an interrupted start.
             write_state(self.state, self.state_file)
@@ -191,8 +198,15 @@ class Stack:
             problems.append(f"could not delete broker objects of {state.namespace}: {exc}")
         if current is not None and current.run_id == state.run_id:
             self.state_file.unlink(missing_ok=True)
+        self._release_lease()
         self.state = None
         return problems
+
+    def _release_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            with contextlib.suppress(Exception):
+                lease.close()
 
     def running(self) -> bool:
         """True while any recorded service process still runs."""

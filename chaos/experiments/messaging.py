@@ -1,16 +1,16 @@
 """Events under broker faults: the outbox holds events through an outage, and the consumer's
-inbox turns a redelivery into a no-op."""
+inbox turns a redelivery into a no-op. The consumer's own faults (its database away, a crash
+while an event waits out its backoff) are in `consumer.py`."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run, warm_up
 from chaos.experiments.suite import Suite
 from chaos.faults import Faults, toxics
-from harness.audit import audit_stack, wait_quiet_stack
+from harness.audit import wait_quiet_stack
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -26,16 +26,6 @@ def outbox(stack: Stack, *, seed: int = 0) -> Result:
 
 def duplicate_delivery(stack: Stack, *, seed: int = 0) -> Result:
     return run(stack, "duplicate-delivery", "idempotent consumer (inbox)", _duplicate, seed=seed)
-
-
-def consumer_database_outage(stack: Stack, *, seed: int = 0) -> Result:
-    return run(
-        stack,
-        "consumer-database-outage",
-        "event consumer through an outage of its own database",
-        _consumer_db,
-        seed=seed,
-    )
 
 
 def notified(suite: Suite, booking_id: str) -> list[dict]:
@@ -118,42 +108,3 @@ def _duplicate(faults: Faults, suite: Suite, result: Result) -> None:
         len(sent) == 1,
         f"booking notified {len(sent)} time(s) after its event was delivered twice",
     )
-
-
-OUTAGE_S = 1.0  # how long the database stays away once the event has reached the consumer
-
-
-def _consumer_db(faults: Faults, suite: Suite, result: Result) -> None:
-    facility = suite.facility()
-    warm_up(suite, result, facility)
-    wait_quiet_stack(suite.stack, timeout=DELIVERY_DEADLINE_S)
-    with faults.database_outage("notifications"):
-        answer = suite.book(facility)
-        booking_id = answer.booking_id or ""
-        final = suite.wait_settled([booking_id], 10.0).get(booking_id, {})
-        # Published and taken off the queue: the consumer is now failing to record it.
-        taken = wait_quiet_stack(suite.stack, timeout=10.0)
-        result.expect(
-            "event reached the consumer during the outage",
-            final.get("status") == "confirmed" and taken,
-            f"booking {final.get('status')}, queue drained: {taken}",
-        )
-        time.sleep(OUTAGE_S)  # the fault's duration, not a synchronisation point
-    wait_quiet_stack(suite.stack, timeout=DELIVERY_DEADLINE_S)
-    sent = notified(suite, booking_id)
-    letters = _dead_letters(suite, booking_id)
-    result.expect(
-        "notified exactly once after the database returns",
-        len(sent) == 1,
-        f"booking notified {len(sent)} time(s)"
-        + (f"; {len(letters)} event(s) dead-lettered: {letters[:2]}" if letters else ""),
-    )
-
-
-def _dead_letters(suite: Suite, booking_id: str) -> list[str]:
-    report = audit_stack(suite.stack, wait=False)
-    return [
-        f"{d.message_id} ({d.type}, {d.reason})"
-        for d in report.dead_letters
-        if d.booking_id == booking_id
-    ]

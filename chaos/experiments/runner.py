@@ -30,6 +30,11 @@ CHAOS_ENV: dict[str, str] = {
     "SVC_OUTBOX_POLL_S": "0.05",
     "SVC_FACILITIES_CACHE_TTL_S": "0.3",
     "SVC_READY_TIMEOUT_S": "0.5",
+    # A failed event comes back within a second of its dependency's return; the budget stays
+    # long (10 minutes), as in production, so no outage an experiment makes dead-letters it.
+    "SVC_CONSUMER_RETRY_BACKOFF_S": "0.1",
+    "SVC_CONSUMER_RETRY_CAP_S": "1.0",
+    "SVC_CONSUMER_RETRY_BUDGET_S": "600",
 }
 TIMEOUT_S = float(CHAOS_ENV["SVC_HTTP_TIMEOUT_S"])
 RECOVERY_S = float(CHAOS_ENV["SVC_BREAKER_RECOVERY_S"])

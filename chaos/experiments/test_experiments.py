@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from chaos.experiments.catalog import EXPERIMENTS, Experiment
+from chaos.experiments.catalog import Experiment, selected
 
 pytestmark = pytest.mark.chaos
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda e: e.name)
+@pytest.mark.parametrize("experiment", selected(), ids=lambda e: e.name)
 def test_mechanism_holds_under_its_fault(
     chaos_stack: Any, chaos_seed: int, experiment: Experiment
 ) -> None:

@@ -24,19 +24,13 @@ from .checks import (
     check_notifications,
     check_orphans,
     check_outbox,
+    check_quiet,
     check_saga_logs,
     check_slots,
     check_terminal,
 )
-from .readers import (
-    QUIET_TIMEOUT_S,
-    Activity,
-    Sources,
-    activity,
-    read_dead_letters,
-    read_snapshot,
-    wait_quiet,
-)
+from .quiet import QUIET_TIMEOUT_S, Activity, activity, wait_quiet
+from .readers import Sources, read_dead_letters, read_snapshot
 from .report import KINDS, AuditReport, CheckResult, Finding, Kind
 from .rows import (
     BookingRow,
@@ -70,6 +64,7 @@ __all__ = [
     "Snapshot",
     "Sources",
     "activity",
+    "activity_stack",
     "audit",
     "audit_stack",
     "check_compensated",
@@ -78,6 +73,7 @@ __all__ = [
     "check_notifications",
     "check_orphans",
     "check_outbox",
+    "check_quiet",
     "check_saga_logs",
     "check_slots",
     "check_terminal",
@@ -95,12 +91,15 @@ T = TypeVar("T")
 async def run_audit(
     sources: Sources, *, deadline_s: float = QUIET_TIMEOUT_S, wait: bool = True
 ) -> AuditReport:
-    """Wait for quiet (up to `deadline_s`), then read everything and check every invariant."""
-    quiet = True
-    if wait:
-        quiet, _ = await wait_quiet(sources, deadline_s)
-    report = audit(await read_snapshot(sources), quiet=quiet)
-    return report
+    """Wait for quiet (up to `deadline_s`), then read everything and check every invariant.
+
+    Not quiet by the deadline: the report says so and names what was still moving.
+    `wait=False` checks the rows as they are (a baseline taken before an experiment).
+    """
+    if not wait:
+        return audit(await read_snapshot(sources))
+    quiet, last = await wait_quiet(sources, deadline_s)
+    return audit(await read_snapshot(sources), quiet=quiet, moving=last.moving())
 
 
 def audit_stack(
@@ -118,6 +117,11 @@ def wait_quiet_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> bool:
         return quiet
 
     return _run_sync(go())
+
+
+def activity_stack(stack: Stack) -> Activity:
+    """One look at what is still moving in the stack (see `Activity.moving`)."""
+    return _run_sync(activity(Sources.from_stack(stack)))
 
 
 def snapshot_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> Snapshot:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from harness import infra
 from harness.errors import UserError
 
 if TYPE_CHECKING:
@@ -34,18 +35,25 @@ from .rows import (
 # --------------------------------------------------------------------------------------------
 # Readers: each service's own database (directly, never through a proxy) and the broker
 
-QUIET_TIMEOUT_S = 30.0
-_POLL_S = 0.2
+MANAGEMENT_ENV = "FAULTLINE_RABBITMQ_MANAGEMENT_URL"
+# The reason a consumer gives when it dead-letters an event itself (the broker's own
+# `x-first-death-reason` says only "rejected" or "expired").
+DEAD_REASON_HEADER = "x-faultline-dead-reason"
 
 
 @dataclass(frozen=True)
 class Sources:
-    """Where a run keeps its state: database URL per service, the broker and the namespace."""
+    """Where a run keeps its state: database URL per service, the broker and the namespace,
+    and each consumer service's base URL (its /metrics shows the events it is handling)."""
 
     databases: Mapping[str, str]  # service -> postgresql+psycopg URL (direct)
     amqp_url: str
     namespace: str
     consumers: tuple[str, ...] = ("notifications",)
+    metrics: Mapping[str, str] = field(default_factory=dict)  # consumer -> base URL
+    # RabbitMQ's management API (http://user:password@host:15672), used as a cross-check of
+    # unacknowledged messages when reachable; None derives it from `amqp_url`.
+    management_url: str | None = None
 
     @classmethod
     def from_stack(cls, stack: Stack) -> Sources:
@@ -53,13 +61,24 @@ class Sources:
         if state is None:
             raise UserError("the stack is not running: nothing to audit")
         dbs = {name: stack.database_url(name) for name, s in state.services.items() if s.database}
-        return cls(dbs, state.rabbitmq_url, state.namespace, stack.topology.consumers())
+        consumers = stack.topology.consumers()
+        return cls(
+            dbs,
+            state.rabbitmq_url,
+            state.namespace,
+            consumers,
+            metrics={c: stack.url(c) for c in consumers if c in state.services},
+            management_url=os.environ.get(MANAGEMENT_ENV) or None,
+        )
 
     def queue(self, consumer: str) -> str:
-        return f"{self.namespace}.{consumer}"
+        return infra.work_queue(self.namespace, consumer)
+
+    def delay_queues(self, consumer: str) -> list[str]:
+        return infra.delay_queues(self.namespace, consumer)
 
     def dlq(self, consumer: str) -> str:
-        return f"{self.namespace}.{consumer}.dlq"
+        return infra.dead_letter_queue(self.namespace, consumer)
 
 
 def _text(value: Any) -> str | None:
@@ -87,12 +106,9 @@ _QUERIES: dict[str, dict[str, str]] = {
 _OUTBOX = (
     "SELECT event_id, type, published_at IS NOT NULL, payload->'data'->>'booking_id' FROM outbox"
 )
-_PENDING = "SELECT count(*) FROM bookings WHERE status = 'pending' OR NOT settled"
-_BACKLOG = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-_SENT = "SELECT count(*) FROM notifications"
 
 
-class _Databases:
+class Databases:
     """One engine per service database, for the duration of an audit."""
 
     def __init__(self, urls: Mapping[str, str]) -> None:
@@ -125,7 +141,7 @@ class _Databases:
             await engine.dispose()
 
 
-async def _read_outbox(dbs: _Databases) -> list[OutboxRow]:
+async def _read_outbox(dbs: Databases) -> list[OutboxRow]:
     rows: list[OutboxRow] = []
     for service in dbs.engines:
         if await dbs.has_table(service, "outbox"):
@@ -138,7 +154,7 @@ async def _read_outbox(dbs: _Databases) -> list[OutboxRow]:
 
 async def read_snapshot(sources: Sources) -> Snapshot:
     """Every row the checkers need, read directly from each database and the DLQs."""
-    dbs = _Databases(sources.databases)
+    dbs = Databases(sources.databases)
     try:
         q = _QUERIES
         snapshot = Snapshot(
@@ -170,7 +186,7 @@ async def read_snapshot(sources: Sources) -> Snapshot:
     return snapshot
 
 
-async def _connect(amqp_url: str) -> aio_pika.abc.AbstractConnection:
+async def connect(amqp_url: str) -> aio_pika.abc.AbstractConnection:
     try:
         return await asyncio.wait_for(aio_pika.connect(amqp_url), 5.0)
     except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
@@ -190,7 +206,7 @@ def _dead_letter(queue: str, message: aio_pika.abc.AbstractIncomingMessage) -> D
         queue=queue,
         message_id=message.message_id or "(no message id)",
         type=message.type or _text(body.get("type")),
-        reason=_text(headers.get("x-first-death-reason")),
+        reason=_text(headers.get(DEAD_REASON_HEADER) or headers.get("x-first-death-reason")),
         booking_id=_text(data.get("booking_id")),
     )
 
@@ -198,7 +214,7 @@ def _dead_letter(queue: str, message: aio_pika.abc.AbstractIncomingMessage) -> D
 async def read_dead_letters(sources: Sources) -> list[DeadLetter]:
     """Every message in the run's dead-letter queues, left in place for people to inspect."""
     letters: list[DeadLetter] = []
-    conn = await _connect(sources.amqp_url)
+    conn = await connect(sources.amqp_url)
     async with conn:
         for consumer in sources.consumers:
             name = sources.dlq(consumer)
@@ -212,72 +228,3 @@ async def read_dead_letters(sources: Sources) -> list[DeadLetter]:
                 letters.append(_dead_letter(name, message))
             await channel.close()
     return letters
-
-
-async def _queue_backlog(sources: Sources) -> int:
-    conn = await _connect(sources.amqp_url)
-    total = 0
-    async with conn:
-        for consumer in sources.consumers:
-            channel = await conn.channel()
-            try:
-                queue = await channel.declare_queue(sources.queue(consumer), passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            total += queue.declaration_result.message_count or 0
-            await channel.close()
-    return total
-
-
-@dataclass(frozen=True)
-class Activity:
-    """What is still moving: sagas unfinished, events unpublished or unconsumed."""
-
-    pending_bookings: int
-    outbox_backlog: int
-    queued_events: int
-    notifications: int
-
-    @property
-    def idle(self) -> bool:
-        return not (self.pending_bookings or self.outbox_backlog or self.queued_events)
-
-    def describe(self) -> str:
-        return (
-            f"{self.pending_bookings} bookings unfinished, {self.outbox_backlog} events "
-            f"unpublished, {self.queued_events} events not yet consumed"
-        )
-
-
-async def activity(sources: Sources) -> Activity:
-    dbs = _Databases(sources.databases)
-    try:
-        pending = await dbs.count("bookings", _PENDING)
-        backlog = 0
-        for service in dbs.engines:
-            if await dbs.has_table(service, "outbox"):
-                backlog += await dbs.count(service, _BACKLOG)
-        sent = await dbs.count("notifications", _SENT)
-    finally:
-        await dbs.close()
-    return Activity(pending, backlog, await _queue_backlog(sources), sent)
-
-
-async def wait_quiet(
-    sources: Sources, deadline_s: float = QUIET_TIMEOUT_S
-) -> tuple[bool, Activity]:
-    """Poll until no saga runs, the outboxes are drained and consumers have caught up.
-
-    Quiet also means the notification count held still between two polls, since an event
-    being handled has left the queue but not yet reached the table.
-    """
-    deadline = time.monotonic() + deadline_s
-    previous: Activity | None = None
-    while True:
-        now = await activity(sources)
-        if now.idle and previous is not None and previous.notifications == now.notifications:
-            return True, now
-        if time.monotonic() >= deadline:
-            return False, now
-        previous = now if now.idle else None
-        await asyncio.sleep(_POLL_S)

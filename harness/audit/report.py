@@ -88,9 +88,12 @@ class AuditReport:
 
     def summary(self) -> str:
         counts = self.counts()
-        head = (
-            "audit passed" if self.passed else f"audit FAILED ({len(self.violations)} violations)"
-        )
+        if not self.quiet:
+            head = f"audit NOT QUIET: still moving ({len(self.violations)} violations)"
+        elif self.passed:
+            head = "audit passed"
+        else:
+            head = f"audit FAILED ({len(self.violations)} violations)"
         parts = ", ".join(f"{k} {v}" for k, v in counts.items())
         return f"{head}: {parts}; dead letters {len(self.dead_letters)}"
 

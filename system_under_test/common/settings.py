@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     timeouts: bool = True
     outbox: bool = True
     consumer_dedupe: bool = True
+    # False: a failed event waits out its backoff in the consumer's memory while it holds the
+    # delivery (the design the broker's delay queues replace).
+    consumer_delay_queues: bool = True
     compensation: bool = True
 
     jwt_secret: str = "faultline-development-key-not-for-production"
@@ -59,10 +62,14 @@ class ServiceSettings(BaseSettings):
     max_in_flight: int = 64
 
     db_startup_timeout_s: float = 30.0
-    consumer_max_attempts: int = 5
-    # First pause before a failed event is retried; doubles per attempt (capped at 5 s), so a
-    # short database outage does not send a consumer's messages straight to the DLQ.
-    consumer_retry_backoff_s: float = 0.2
+    # A consumer retries an event that failed for a transient reason (its database or a
+    # dependency away) after a backoff that starts at `consumer_retry_backoff_s` and doubles up
+    # to `consumer_retry_cap_s`, waiting in a broker delay queue, for `consumer_retry_budget_s`
+    # after its first failure; only then is it dead-lettered. 0 attempts: no cap on attempts.
+    consumer_max_attempts: int = Field(default=0, ge=0)
+    consumer_retry_backoff_s: float = Field(default=0.2, gt=0)
+    consumer_retry_cap_s: float = Field(default=30.0, gt=0)
+    consumer_retry_budget_s: float = Field(default=600.0, gt=0)
     outbox_poll_s: float = 0.1
 
     @model_validator(mode="after")

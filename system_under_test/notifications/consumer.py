@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from system_under_test.common.app import Consumer
+from system_under_test.common.messaging import PoisonMessage
 
-from .domain import HANDLED_EVENTS
+from .domain import HANDLED_EVENTS, MalformedEvent, UnsupportedEvent
 from .service import NotificationService
 
 QUEUE = "notifications"
@@ -17,7 +18,12 @@ QUEUE = "notifications"
 
 async def on_event(app: FastAPI, event: dict[str, Any]) -> None:
     settings = app.state.settings
-    await NotificationService(app.state.db, dedupe=settings.consumer_dedupe).handle(event)
+    try:
+        await NotificationService(app.state.db, dedupe=settings.consumer_dedupe).handle(event)
+    except (MalformedEvent, UnsupportedEvent) as exc:
+        # No retry can fix the event itself: straight to the dead-letter queue. Anything else
+        # (the database away, say) is transient and retried from a delay queue.
+        raise PoisonMessage(str(exc)) from exc
 
 
 consumer = Consumer(queue=QUEUE, routing_keys=HANDLED_EVENTS, handler=on_event)

@@ -41,8 +41,9 @@ class NotificationService:
     async def handle(self, event: dict[str, Any]) -> SentMessage | None:
         """Send the event's message unless this event was handled before (None then).
 
-        A malformed or unsupported event raises, so the broker retries it and finally
-        dead-letters it instead of letting it block the queue.
+        A malformed or unsupported event raises `MalformedEvent` / `UnsupportedEvent` before
+        anything is written (the consumer dead-letters it at once); a database failure raises
+        the driver's error, which the consumer retries after a backoff.
         """
         message = compose(event)
         async with self.db.transaction() as conn:

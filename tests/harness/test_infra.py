@@ -80,7 +80,11 @@ def test_delete_broker_objects_removes_a_namespace_exchanges_and_queues():
     namespace = f"fl_t_{secrets.token_hex(6)}"
     exchanges, queues = infra.broker_objects(namespace, ["notifications"])
     assert exchanges == [f"{namespace}.events", f"{namespace}.dlx"]
-    assert queues == [f"{namespace}.notifications", f"{namespace}.notifications.dlq"]
+    assert queues == [
+        f"{namespace}.notifications",
+        *(f"{namespace}.notifications.retry.{n}" for n in range(1, infra.DELAY_TIERS + 1)),
+        f"{namespace}.notifications.dlq",
+    ]
 
     async def declare() -> None:
         async with await aio_pika.connect(url) as conn:

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from system_under_test.common.db import drop_database, ensure_database
+from system_under_test.common.messaging import queue_names
 
 # Every queue the suite's services declare, so a namespace can be cleaned without listing.
 SUITE_QUEUES = ("users", "facilities", "payments", "bookings", "notifications", "gateway")
@@ -104,7 +105,7 @@ class BrokerNamespace:
         connection = await aio_pika.connect(self.amqp_url, timeout=5)
         async with connection:
             for queue in sorted(self.queues):
-                for name in (f"{self.name}.{queue}", f"{self.name}.{queue}.dlq"):
+                for name in queue_names(self.name, queue):
                     channel = await connection.channel()
                     with contextlib.suppress(Exception):
                         await channel.queue_delete(name)

@@ -1,5 +1,6 @@
 """notifications consuming real RabbitMQ messages into real PostgreSQL: one message per
-event, redeliveries absorbed by the inbox (unless switched off), poison to the DLQ."""
+event, redeliveries absorbed by the inbox (unless switched off), poison to the DLQ at once,
+events retried through an outage of its own database."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import json
 import uuid
 
 import aio_pika
+import psycopg
 import pytest
 from conftest import app_client, eventually
 from prometheus_client import REGISTRY
+from sqlalchemy.engine import make_url
 
+from system_under_test.common.db import libpq_dsn
 from system_under_test.common.events import make_event
+from system_under_test.common.messaging import DEAD_REASON_HEADER
 from system_under_test.notifications.app import build_app
 from system_under_test.notifications.settings import NotificationsSettings
 
 pytestmark = pytest.mark.integration
-MAX_ATTEMPTS = 3
 
 
 @pytest.fixture
@@ -31,13 +35,12 @@ async def _start(make_database_url, broker_namespace, amqp_url, **overrides):
         database_url=make_database_url(),
         namespace=broker_namespace.name,
         amqp_url=amqp_url,
-        consumer_max_attempts=MAX_ATTEMPTS,
         **overrides,
     )
     client_cm = app_client(build_app(settings))
     client = await client_cm.__aenter__()
     await eventually(lambda: _ready(client))
-    return client_cm, client
+    return client_cm, client, settings
 
 
 async def _ready(client) -> bool:
@@ -46,7 +49,7 @@ async def _ready(client) -> bool:
 
 @pytest.fixture
 async def notifications(make_database_url, broker_namespace, amqp_url):
-    cm, client = await _start(make_database_url, broker_namespace, amqp_url)
+    cm, client, _ = await _start(make_database_url, broker_namespace, amqp_url)
     try:
         yield client
     finally:
@@ -55,7 +58,9 @@ async def notifications(make_database_url, broker_namespace, amqp_url):
 
 @pytest.fixture
 async def notifications_without_dedupe(make_database_url, broker_namespace, amqp_url):
-    cm, client = await _start(make_database_url, broker_namespace, amqp_url, consumer_dedupe=False)
+    cm, client, _ = await _start(
+        make_database_url, broker_namespace, amqp_url, consumer_dedupe=False
+    )
     try:
         yield client
     finally:
@@ -72,6 +77,13 @@ async def publish(channel, namespace: str, event: dict, routing_key: str | None 
 
 def handled(outcome: str) -> float:
     value = REGISTRY.get_sample_value("faultline_notifications_events_total", {"outcome": outcome})
+    return value or 0.0
+
+
+def retried() -> float:
+    value = REGISTRY.get_sample_value(
+        "faultline_consumer_retries_total", {"queue": "notifications"}
+    )
     return value or 0.0
 
 
@@ -152,6 +164,7 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block(
 ):
     ns = broker_namespace.name
     queue = f"{ns}.notifications"
+    retries_before = retried()
     no_booking_id = make_event("booking.confirmed", {"user_id": str(uuid.uuid4())})
     unknown_type = make_event("invoice.paid", {"user_id": str(uuid.uuid4())})
     await publish(channel, ns, no_booking_id)
@@ -167,23 +180,66 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block(
     await eventually(lambda: _at_least(listed(notifications, booking_id=booking_id), 1))
 
     dlq = await channel.get_queue(f"{queue}.dlq")
-    dead: list[bytes] = []
+    dead: list[aio_pika.abc.AbstractIncomingMessage] = []
 
     async def drained() -> bool:
         message = await dlq.get(fail=False)
         if message is not None:
-            dead.append(message.body)
+            dead.append(message)
             await message.ack()
         return len(dead) == 3
 
     await eventually(drained)
-    bodies = sorted(dead)
-    assert b"\x00 not json" in bodies
-    ids = {json.loads(b)["event_id"] for b in bodies if b.startswith(b"{")}
-    assert ids == {no_booking_id["event_id"], unknown_type["event_id"]}
+    assert retried() == retries_before  # dead-lettered on the first attempt, never retried
+    reasons = {m.message_id: m.headers[DEAD_REASON_HEADER] for m in dead}
+    assert reasons[no_booking_id["event_id"]] == "data.booking_id is missing"
+    assert reasons[unknown_type["event_id"]] == "notifications does not handle 'invoice.paid'"
+    assert b"\x00 not json" in {m.body for m in dead}
 
 
 async def test_list_rejects_bad_filters(notifications):
     assert (await notifications.get("/notifications?booking_id=nope")).status_code == 422
     assert (await notifications.get("/notifications?event_type=invoice.paid")).status_code == 422
     assert await listed(notifications, booking_id=uuid.uuid4()) == []
+
+
+def _database_accepts_connections(database_url: str, accept: bool) -> None:
+    """A real outage of one database of our own: refuse new sessions, end the open ones."""
+    name = make_url(database_url).database
+    with psycopg.connect(libpq_dsn(database_url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(accept).lower()}')
+        if not accept:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+
+async def test_an_event_that_arrives_while_the_database_is_away_is_sent_once_it_returns(
+    make_database_url, broker_namespace, amqp_url, channel
+):
+    cm, client, settings = await _start(
+        make_database_url,
+        broker_namespace,
+        amqp_url,
+        consumer_retry_backoff_s=0.05,
+        consumer_retry_cap_s=0.3,
+    )
+    try:
+        event = booking_event("booking.confirmed", uuid.uuid4(), booking_id := uuid.uuid4())
+        _database_accepts_connections(settings.database_url, False)
+        try:
+            before = retried()
+            await publish(channel, broker_namespace.name, event)
+            # Several failed attempts, each one waiting out its backoff in a delay queue.
+            await eventually(lambda: retried() >= before + 3, within_s=15)
+        finally:
+            _database_accepts_connections(settings.database_url, True)
+        sent = await eventually(lambda: _at_least(listed(client, booking_id=booking_id), 1))
+        assert [m["event_id"] for m in sent] == [event["event_id"]]
+        dlq = await channel.declare_queue(
+            f"{broker_namespace.name}.notifications.dlq", passive=True
+        )
+        assert dlq.declaration_result.message_count == 0
+    finally:
+        await cm.__aexit__(None, None, None)
