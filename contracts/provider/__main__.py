@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -33,7 +34,8 @@ def main(argv: list[str]) -> int:
         with provider_for_cli(name, sandbox) as provider:
             print(f"{name} on {provider.url}, provider states on {provider.states_url}")
             print("verify it with:")
-            print("  " + shlex.join(verifier_argv(provider, http_pact_files(name))))
+            argv = verifier_argv(provider, http_pact_files(name))
+            print("  " + shlex.join(os.path.relpath(a) if os.path.isabs(a) else a for a in argv))
             print("Ctrl-C stops it and drops its database.", flush=True)
             threading.Event().wait()
     except KeyboardInterrupt:

@@ -9,15 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def link(method: str, path: str, description: str, **parameters: str) -> dict[str, Any]:
-    """A link to the operation `method path`, its parameters given as runtime expressions
-    (`$response.body#/id`, `$request.path.booking_id`)."""
+def link(
+    method: str,
+    path: str,
+    description: str,
+    *,
+    body: dict[str, str] | None = None,
+    **parameters: str,
+) -> dict[str, Any]:
+    """A link to the operation `method path`, its parameters (and fields of its body) given as
+    runtime expressions (`$response.body#/id`, `$request.path.booking_id`)."""
     pointer = path.replace("~", "~0").replace("/", "~1")
-    return {
+    found: dict[str, Any] = {
         "operationRef": f"#/paths/{pointer}/{method.lower()}",
         "description": description,
-        "parameters": parameters,
     }
+    if parameters:
+        found["parameters"] = parameters
+    if body:
+        found["requestBody"] = body
+    return found
 
 
 def links(**named: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,12 @@ _FACILITY_LINKS = links(
         "the facility's reserved slots on a day",
         facility_id="$response.body#/id",
     ),
+    ReserveSlot=link(
+        "PUT",
+        "/reservations/{booking_id}",
+        "hold a slot in the facility, for a booking id of the caller's choosing",
+        body={"facility_id": "$response.body#/id"},
+    ),
 )
 # A reservation is addressed by its booking's id, which the client chose in the PUT.
 _RESERVATION_LINKS = links(
