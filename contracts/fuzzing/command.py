@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.fuzzing.runner import CONFIG_PATH, ROOT
+from harness.errors import UserError
 
 _FINAL = re.compile(r"^=+ (.+?) in [\d.]+s =+$", re.M)
 _CASES = re.compile(r"^\s*(\d+) generated", re.M)
@@ -92,7 +93,7 @@ def run_st(
 ) -> StRun:
     """`st run` from the repository root, the way the README tells a user to."""
     if not CONFIG_PATH.exists():
-        raise FileNotFoundError(f"{CONFIG_PATH} is missing: run from a checkout of faultline")
+        raise UserError(f"{CONFIG_PATH} is missing: fuzzing runs from a checkout of faultline")
     argv = st_argv(openapi_url, *options)
     done = subprocess.run(
         argv,

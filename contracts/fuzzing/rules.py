@@ -4,9 +4,11 @@
   an OpenAPI document cannot express (JSON Schema cannot compare two fields). The services
   document the refusal (their 422 responses and the field descriptions).
 - A run does not collide with the runs before it on the same stack: with a fixed seed, a
-  second run would send the very emails and Idempotency-Keys the first one used, be refused
-  every account (409) and every booking (422), and reach nothing that needs one. So emails
-  and keys carry a tag of the run; within a run, repeats still meet the refusals.
+  second run would send the very emails, Idempotency-Keys and client-chosen ids the first one
+  used, be refused every account (409), every booking (422) and every reservation of a booking
+  id an earlier run released (409), and reach nothing that needs one. So emails and keys carry
+  a tag of the run, and the booking ids a client chooses when it reserves or charges are
+  mapped to ids of the run; within a run, repeats still meet the refusals.
 
 Everything else a valid request needs is in the schemas (the years of times and days, the
 credentials' lengths). What depends on the server's state (a user that exists, a key not used
@@ -24,7 +26,14 @@ from system_under_test.common.fields import LATEST_YEAR
 
 _STEP = timedelta(hours=1)
 # One per process: `st run`, `faultline fuzz` and a pytest session are one run each.
-RUN_TAG = uuid.uuid4().hex[:8]
+_RUN = uuid.uuid4()
+RUN_TAG = _RUN.hex[:8]
+# Creates whose id the client chooses (a booking's reservation and its charge).
+CLIENT_CHOSEN_IDS = {
+    ("PUT", "/reservations/{booking_id}"): "booking_id",
+    ("PUT", "/charges/{booking_id}"): "booking_id",
+}
+_ISSUED: set[str] = set()
 MAX_EMAIL_LENGTH = 254
 MAX_KEY_LENGTH = 200
 
@@ -71,3 +80,20 @@ def key_of_this_run(headers: Any) -> None:
     key = headers.get("Idempotency-Key") if headers is not None else None
     if isinstance(key, str):
         headers["Idempotency-Key"] = _tagged(key, "-", MAX_KEY_LENGTH)
+
+
+def id_of_this_run(method: str, path: str, path_parameters: dict[str, Any] | None) -> None:
+    """Map the id of a create whose id the client chooses to an id of this run, the same for
+    the same generated id; ids this run already issued (drawn again from earlier responses or
+    links) stay as they are."""
+    name = CLIENT_CHOSEN_IDS.get((method.upper(), path))
+    value = path_parameters.get(name) if name and path_parameters else None
+    if not isinstance(value, str) or value in _ISSUED:
+        return
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return
+    issued = str(uuid.uuid5(_RUN, value))
+    _ISSUED.add(issued)
+    path_parameters[name] = issued  # type: ignore[index]

@@ -84,3 +84,22 @@ def test_rules_reach_valid_values_drawn_from_captured_pools_but_not_mutated_ones
     assert pooled.value == {"a": 1, "ruled": True}
     mutated = GeneratedValue({"a": 1}, MutationMetadata(mutations=()))
     assert apply(mutated).value == {"a": 1}
+
+
+def test_client_chosen_ids_of_creates_are_ids_of_this_run():
+    generated = "e3e70682-c209-1cac-a29f-6fbed82c07cd"
+    first = {"booking_id": generated}
+    rules.id_of_this_run("PUT", "/reservations/{booking_id}", first)
+    assert first["booking_id"] != generated
+    again = {"booking_id": generated}
+    rules.id_of_this_run("put", "/reservations/{booking_id}", again)
+    assert again == first  # the same generated id, the same id of the run
+    drawn_again = dict(first)  # e.g. taken from a response or a link later in the run
+    rules.id_of_this_run("PUT", "/charges/{booking_id}", drawn_again)
+    assert drawn_again == first
+    read = {"booking_id": generated}
+    rules.id_of_this_run("GET", "/reservations/{booking_id}", read)
+    assert read == {"booking_id": generated}
+    not_a_uuid = {"booking_id": "x"}
+    rules.id_of_this_run("PUT", "/charges/{booking_id}", not_a_uuid)
+    assert not_a_uuid == {"booking_id": "x"}
