@@ -156,17 +156,18 @@ def fuzz(
         typer.Option("--service", "-s", help="Fuzz only this service (repeatable)."),
     ] = None,
     max_examples: Annotated[
-        int, typer.Option(min=1, help="Generated cases per operation in the fuzzing phase.")
-    ] = 25,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the configuration's).")] = None,
+        int | None,
+        typer.Option(
+            min=1, help="Cases per operation in the fuzzing phase (default: schemathesis.toml's)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: schemathesis.toml's).")] = None,
     report_dir: ReportDir = Path("reports"),
 ) -> None:
-    """`st run` against every service of the stack (the one `faultline up` started, or a new
-    one for the run); the gateway through its public URL with a bearer token."""
-    import httpx
-
-    from contracts.fuzzing.command import gateway_references, run_st
-    from harness.booking_flow import get_token
+    """`st run <openapi url>` against every service of the stack (the one `faultline up`
+    started, or a new one for the run), from the repository root so that it reads
+    `schemathesis.toml`: the verdict a user gets from a plain `st run`."""
+    from contracts.fuzzing.command import junit_options, run_st
     from harness.stack import Stack
     from harness.state import home
     from harness.topology import load_topology
@@ -175,6 +176,12 @@ def fuzz(
     names = service or list(topology.services)
     for name in names:
         topology.service(name)  # an unknown name is one readable line, before any start-up
+    options: list[str] = []
+    if max_examples is not None:
+        options += ["--max-examples", str(max_examples)]
+    if seed is not None:
+        options += ["--seed", str(seed)]
+    report_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack.attach()
     owned = stack is None or not stack.running()
     if owned:
@@ -183,35 +190,26 @@ def fuzz(
             stack.start()
     assert stack is not None
     table = Table(title="fuzzing (st run)")
-    for column in ("service", "cases", "failures", "known", "JUnit"):
+    for column in ("service", "cases", "failures", "warnings", "known", "JUnit"):
         table.add_column(column)
     failed = False
     try:
         for name in names:
-            headers: dict[str, str] = {}
-            env: dict[str, str] = {}
             url = (
                 stack.gateway_url if name == stack.topology.public_service.name else stack.url(name)
             )
-            if name == stack.topology.public_service.name:
-                with httpx.Client(base_url=url, timeout=10) as client:
-                    token = get_token(client)
-                headers = {"Authorization": f"Bearer {token}"}
-                env = gateway_references(url, token)
+            junit = junit_options(report_dir, name)
             with err.status(f"fuzzing {name}…"):
-                run = run_st(
-                    name,
-                    f"{url}/openapi.json",
-                    report_dir,
-                    headers=headers,
-                    env=env,
-                    max_examples=max_examples,
-                    seed=seed,
-                )
+                run = run_st(name, f"{url}/openapi.json", *options, *junit)
             failed |= not run.ok
-            style = None if run.ok else "red"
             table.add_row(
-                name, str(run.cases), str(run.failures), str(run.known), str(run.junit), style=style
+                name,
+                str(run.cases),
+                str(len(run.failures)),
+                str(len(run.warnings)),
+                str(run.known),
+                junit[-1],
+                style=None if run.ok else "red",
             )
             if not run.ok:
                 err.print(run.output[-6000:], markup=False)

@@ -1,6 +1,7 @@
 """Custom Schemathesis checks; importing this module registers them.
 
-The `st` command line loads them with `SCHEMATHESIS_HOOKS=contracts.fuzzing.checks`.
+`contracts.fuzzing.hooks` imports it, and the repository's `schemathesis.toml` names that
+module as its hooks, so a plain `st run` runs these checks too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import schemathesis
+from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 from contracts.fuzzing.leaks import (
     INTERNAL_ADDRESS,
@@ -16,7 +18,9 @@ from contracts.fuzzing.leaks import (
     STACK_TRACE,
     findings,
     problem_errors,
+    problem_title,
 )
+from system_under_test.common.problems import VALIDATION_FAILED
 
 
 def _sent(response: schemathesis.Response) -> str:
@@ -67,4 +71,31 @@ def errors_are_problems(ctx: schemathesis.CheckContext, response: schemathesis.R
         )
 
 
-CUSTOM_CHECKS = ("no_stack_trace", "no_sql_text", "no_internal_address", "errors_are_problems")
+@schemathesis.check
+def valid_data_passes_validation(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Any
+):
+    """A request generated as schema-valid is never refused as invalid.
+
+    Where the configuration expects a 422 for valid data (a refusal on a business rule: an
+    unknown reference, a reused key), `positive_data_acceptance` lets every 422 pass; this
+    check still fails a 422 that is a validation failure, told apart by its problem title.
+    """
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 422:
+        return
+    if is_unexpected_http_status_case(case):
+        return
+    if problem_title(response.content) == VALIDATION_FAILED:
+        raise AssertionError(
+            f"a schema-valid request was refused as invalid: {_text(response)[:300]}"
+        )
+
+
+CUSTOM_CHECKS = (
+    "no_stack_trace",
+    "no_sql_text",
+    "no_internal_address",
+    "errors_are_problems",
+    "valid_data_passes_validation",
+)

@@ -1,5 +1,6 @@
-"""The `st` command line (Schemathesis) against a running service, as a user would run it:
-same configuration file, same checks and generation rules, a JUnit report per service."""
+"""The `st` command line (Schemathesis) against a running service, as a user runs it: `st run
+<openapi url>` from the repository root, where it finds `schemathesis.toml` (seed, phases,
+checks, hooks, the gateway's token, the statuses expected on business rules)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,40 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from contracts.fuzzing.runner import CONFIG_PATH, ROOT
+from harness.errors import UserError
 
-from contracts.fuzzing.rules import REFERENCE_ENV
-from contracts.fuzzing.runner import BASELINE_PATH, CONFIG_PATH
-
-_CASES = re.compile(r"Test cases:\s*\n\s*(\d+) generated")
+_FINAL = re.compile(r"^=+ (.+?) in [\d.]+s =+$", re.M)
+_CASES = re.compile(r"^\s*(\d+) generated", re.M)
+_KNOWN = re.compile(r"Known failures:\s*(\d+)")
 
 
 @dataclass
 class StRun:
     service: str
+    argv: list[str]
     returncode: int
-    cases: int
-    tests: int
-    failures: int
-    known: int
-    junit: Path
     output: str
+    verdict: str = ""
+    cases: int = 0
+    known: int = 0
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and self.failures == 0 and self.tests > 0
+        """Exit 0, no failure, no warning, and some cases run."""
+        return (
+            self.returncode == 0
+            and self.verdict.startswith("No issues found")
+            and not self.failures
+            and not self.warnings
+            and self.cases > 0
+        )
 
 
 def st_executable() -> list[str]:
@@ -45,98 +53,64 @@ def st_executable() -> list[str]:
     return [found] if found else [sys.executable, "-m", "schemathesis.cli"]
 
 
-def st_argv(
-    openapi_url: str,
-    junit: Path,
-    *,
-    headers: dict[str, str] | None = None,
-    max_examples: int | None = None,
-    seed: int | None = None,
-) -> list[str]:
-    argv = [
-        *st_executable(),
-        "--config-file",
-        str(CONFIG_PATH),
-        "--no-color",
-        "run",
-        openapi_url,
-        "--baseline",
-        str(BASELINE_PATH),
-        "--report",
-        "junit",
-        "--report-junit-path",
-        str(junit),
-    ]
-    for name, value in (headers or {}).items():
-        argv += ["--header", f"{name}: {value}"]
-    if max_examples is not None:
-        argv += ["--max-examples", str(max_examples)]
-    if seed is not None:
-        argv += ["--seed", str(seed)]
-    return argv
+def st_argv(openapi_url: str, *options: str) -> list[str]:
+    """`st run <url>`, plus options a user may add (`--seed 7`, a report)."""
+    return [*st_executable(), "run", openapi_url, *options]
 
 
-def _junit_counts(path: Path) -> tuple[int, int]:
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return 0, 0
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    tests = sum(int(s.get("tests", 0)) for s in suites)
-    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    return tests, failed
+def _summary_items(output: str, heading: str) -> list[str]:
+    """The lines listed under `heading:` in the run's summary (failures, warnings)."""
+    summary = output.rsplit("SUMMARY", 1)[-1]
+    items: list[str] = []
+    lines = iter(summary.splitlines())
+    for line in lines:
+        if line.strip() == f"{heading}:":
+            for item in lines:
+                if not item.strip():
+                    break
+                items.append(item.strip())
+    return items
+
+
+def parse_output(run: StRun) -> StRun:
+    finals = _FINAL.findall(run.output)
+    run.verdict = finals[-1].strip() if finals else ""
+    cases = _CASES.findall(run.output)
+    run.cases = int(cases[-1]) if cases else 0
+    known = _KNOWN.search(run.output)
+    run.known = int(known.group(1)) if known else 0
+    run.failures = _summary_items(run.output, "Failures")
+    run.warnings = _summary_items(run.output, "Warnings")
+    return run
 
 
 def run_st(
     service: str,
     openapi_url: str,
-    report_dir: Path,
-    *,
-    headers: dict[str, str] | None = None,
-    env: dict[str, str] | None = None,
-    max_examples: int | None = None,
-    seed: int | None = None,
-    timeout: float = 600,
+    *options: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
 ) -> StRun:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    junit = report_dir / f"fuzz-{service}.xml"
-    argv = st_argv(openapi_url, junit, headers=headers, max_examples=max_examples, seed=seed)
+    """`st run` from the repository root, the way the README tells a user to."""
+    if not CONFIG_PATH.exists():
+        raise UserError(f"{CONFIG_PATH} is missing: fuzzing runs from a checkout of faultline")
+    argv = st_argv(openapi_url, *options)
     done = subprocess.run(
         argv,
-        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        env=dict(os.environ if env is None else env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
-    output = done.stdout + done.stderr
-    tests, failed = _junit_counts(junit)
-    cases = int(m.group(1)) if (m := _CASES.search(output)) else 0
-    known = re.search(r"Known failures:\s*(\d+)", output)
-    return StRun(
-        service=service,
-        returncode=done.returncode,
-        cases=cases,
-        tests=tests,
-        failures=failed,
-        known=int(known.group(1)) if known else 0,
-        junit=junit,
-        output=output,
-    )
+    return parse_output(StRun(service, argv, done.returncode, done.stdout + done.stderr))
 
 
-def gateway_references(gateway_url: str, token: str) -> dict[str, str]:
-    """A user and a facility made through the gateway, for bookings the fuzzer places."""
-    auth = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=gateway_url, headers=auth, timeout=15) as client:
-        user = client.post(
-            "/api/users",
-            json={"email": f"fuzz-{uuid.uuid4().hex[:10]}@example.com", "name": "Fuzz Family"},
-        )
-        facility = client.post("/api/facilities", json={"name": "Fuzz Chapel", "capacity": 50})
-    user.raise_for_status()
-    facility.raise_for_status()
-    return {
-        REFERENCE_ENV["user_id"]: user.json()["id"],
-        REFERENCE_ENV["facility_id"]: facility.json()["id"],
-    }
+def junit_options(report_dir: Path, service: str) -> Sequence[str]:
+    return [
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str((report_dir / f"fuzz-{service}.xml").resolve()),
+    ]

@@ -1,6 +1,6 @@
 """Schemathesis extensions of this project: importing this module registers the custom
-checks and the generation rules. The `st` command line loads it through the `hooks` entry of
-`schemathesis.toml` (or `SCHEMATHESIS_HOOKS=contracts.fuzzing.hooks`)."""
+checks and the generation rules (`rules.py`). `st` loads it through the `hooks` entry of the
+repository's `schemathesis.toml`, and so do `faultline fuzz` and the in-process fuzz tests."""
 
 from __future__ import annotations
 
@@ -13,44 +13,36 @@ from schemathesis.specs.openapi.negative import GeneratedValue
 import contracts.fuzzing.checks  # noqa: F401  (registers the custom checks)
 from contracts.fuzzing import rules
 
-BOOKING_ROUTES = ("/api/bookings",)
 
-
-def _body_rules(path: str, body: Any) -> Any:
+# Every rule leaves a value that already follows it as it is, so applying them at generation
+# and again before the call changes nothing twice.
+def _body_rules(body: Any) -> Any:
     if isinstance(body, dict):
         body = dict(body)
         rules.slot_in_order(body)
-        if path in BOOKING_ROUTES:
-            rules.known_references(body)
+        rules.email_of_this_run(body)
     return body
-
-
-def _query_rules(query: Any) -> Any:
-    if isinstance(query, dict):
-        query = dict(query)
-        rules.day_in_range(query)
-    return query
 
 
 def _header_rules(headers: Any) -> Any:
     if isinstance(headers, dict):
         headers = dict(headers)
-        rules.fresh_idempotency_key(headers)
+        rules.key_of_this_run(headers)
     return headers
 
 
 def _follow_rules(case: Any) -> Any:
-    case.body = _body_rules(case.operation.path, case.body)
-    case.query = _query_rules(case.query)
+    case.body = _body_rules(case.body)
     if case.headers is not None:
-        rules.fresh_idempotency_key(case.headers)
+        rules.key_of_this_run(case.headers)
+    rules.id_of_this_run(case.method, case.operation.path, case.path_parameters)
     return case
 
 
 def _valid_only(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
     # Invalid (negative) values come wrapped in a GeneratedValue carrying their mutation: they
     # are meant to break rules. Valid values drawn from a pool of captured values (the
-    # stateful phase) come wrapped too, without a mutation: the rules apply to those.
+    # stateful phase) come wrapped too, without a mutation: the rule applies to those.
     def apply(value: Any) -> Any:
         if isinstance(value, GeneratedValue):
             return value if value.meta is not None else value.map_value(rule)
@@ -62,13 +54,7 @@ def _valid_only(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
 # Fuzzing and stateful phases draw each part of a request from a strategy.
 @schemathesis.hook
 def before_generate_body(context: schemathesis.HookContext, strategy: Any) -> Any:
-    path = context.operation.path if context.operation is not None else ""
-    return strategy.map(_valid_only(lambda body: _body_rules(path, body)))
-
-
-@schemathesis.hook
-def before_generate_query(context: schemathesis.HookContext, strategy: Any) -> Any:
-    return strategy.map(_valid_only(_query_rules))
+    return strategy.map(_valid_only(_body_rules))
 
 
 @schemathesis.hook

@@ -74,3 +74,13 @@ def problem_errors(status: int, media_type: str | None, body: bytes) -> list[str
     if "detail" in doc and doc["detail"] is not None and not isinstance(doc["detail"], str):
         errors.append("'detail' is not a string")
     return errors
+
+
+def problem_title(body: bytes) -> str | None:
+    """The `title` of a problem body, or None when the body is no JSON object with one."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    title = doc.get("title") if isinstance(doc, dict) else None
+    return title if isinstance(title, str) else None

@@ -18,18 +18,20 @@ from schemathesis.engine.recorder import ScenarioRecorder
 
 import contracts.fuzzing.hooks  # noqa: F401  (registers our checks and generation rules)
 
-CONFIG_PATH = Path(__file__).resolve().parent / "schemathesis.toml"
-# Failures found, reported to the service's owner and not fixed yet, each with an expiry date.
-BASELINE_PATH = Path(__file__).resolve().parent / "baseline.json"
+ROOT = Path(__file__).resolve().parents[2]
+# The repository's settings, which a plain `st run` started at the root reads too.
+CONFIG_PATH = ROOT / "schemathesis.toml"
 BODY_LIMIT = 600
 
 
-def load_config(headers: dict[str, str] | None = None) -> schemathesis.Config:
-    """The shared `schemathesis.toml`, plus headers sent with every request (a token)."""
-    config = schemathesis.Config.from_path(CONFIG_PATH)
-    if headers:
-        config.projects.override.update(headers=headers)
-    return config
+def load_config() -> schemathesis.Config:
+    return schemathesis.Config.from_path(CONFIG_PATH)
+
+
+def baseline_path(config: schemathesis.Config) -> Path:
+    """Failures reported to a service's owner and not fixed yet (the configuration's
+    `baseline`, relative to the repository root as `st` resolves it from there)."""
+    return ROOT / str(config.projects.default.baseline)
 
 
 @dataclass
@@ -131,9 +133,9 @@ def _collect(
             )
 
 
-def fuzz(schema: Any, service: str, baseline_path: Path = BASELINE_PATH) -> FuzzReport:
+def fuzz(schema: Any, service: str, baseline: Path | None = None) -> FuzzReport:
     """Run every enabled phase against `schema` (loaded with `from_asgi` or `from_url`)."""
-    baseline = Baseline.load(baseline_path)
+    known = Baseline.load(baseline or baseline_path(load_config()))
     report = FuzzReport(service)
     started: dict[str, float] = {}
     for event in from_schema(schema).execute():
@@ -144,7 +146,7 @@ def fuzz(schema: Any, service: str, baseline_path: Path = BASELINE_PATH) -> Fuzz
                 event.timestamp - started[event.phase.name.value]
             )
         elif isinstance(event, events.ScenarioFinished):
-            _collect(report, event.phase.value, event.recorder, baseline)
+            _collect(report, event.phase.value, event.recorder, known)
         elif isinstance(event, events.NonFatalError):
             report.errors.append(f"{event.label}: {event.value!r}")
         elif isinstance(event, events.FatalError):

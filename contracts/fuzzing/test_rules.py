@@ -9,16 +9,24 @@ def test_a_slot_that_ends_before_it_starts_is_put_in_order():
     body = {"starts_at": "2030-05-01T12:00:00+00:00", "ends_at": "2030-05-01T10:00:00Z"}
     rules.slot_in_order(body)
     assert body == {
-        "starts_at": "2030-05-01T12:00:00+00:00",
-        "ends_at": "2030-05-01T14:00:00+00:00",
+        "starts_at": "2030-05-01T10:00:00+00:00",
+        "ends_at": "2030-05-01T12:00:00+00:00",
     }
 
 
-def test_times_outside_the_storable_range_are_moved_into_it():
-    body = {"starts_at": "0543-05-12T14:40:09Z", "ends_at": "9500-01-01T00:00:00Z"}
+def test_an_empty_slot_gets_an_hour_and_stays_in_the_years_the_schema_admits():
+    body = {"starts_at": "2030-05-01T10:00:00Z", "ends_at": "2030-05-01T10:00:00Z"}
     rules.slot_in_order(body)
-    assert body["starts_at"].startswith("2030-05-01T10:00")
-    assert body["ends_at"].startswith("2030-05-01T12:00")
+    assert body == {
+        "starts_at": "2030-05-01T10:00:00+00:00",
+        "ends_at": "2030-05-01T11:00:00+00:00",
+    }
+    last = {"starts_at": "8999-12-31T23:30:00-05:00", "ends_at": "8999-12-31T23:30:00-05:00"}
+    rules.slot_in_order(last)
+    assert last == {
+        "starts_at": "8999-12-31T22:30:00-05:00",
+        "ends_at": "8999-12-31T23:30:00-05:00",
+    }
 
 
 def test_a_valid_slot_is_left_as_it_is():
@@ -30,26 +38,34 @@ def test_a_valid_slot_is_left_as_it_is():
     }
 
 
-def test_days_outside_the_range_are_moved_into_it():
-    query = {"date": "0987-07-18"}
-    rules.day_in_range(query)
-    assert query == {"date": "2030-05-01"}
+def test_emails_and_keys_carry_the_run_once():
+    body = {"email": "ann@example.com", "name": "Ann"}
+    rules.email_of_this_run(body)
+    assert body == {"email": f"{rules.RUN_TAG}.ann@example.com", "name": "Ann"}
+    rules.email_of_this_run(body)
+    assert body["email"] == f"{rules.RUN_TAG}.ann@example.com"
+
+    headers = {"Idempotency-Key": "0", "Accept": "application/json"}
+    rules.key_of_this_run(headers)
+    rules.key_of_this_run(headers)
+    assert headers == {"Idempotency-Key": f"{rules.RUN_TAG}-0", "Accept": "application/json"}
 
 
-def test_known_references_replace_random_ids_only_when_known():
-    body = {"user_id": "random", "facility_id": "random"}
-    rules.known_references(body, environ={"FAULTLINE_FUZZ_USER_ID": "u-1"})
-    assert body == {"user_id": "u-1", "facility_id": "random"}
+def test_tagged_values_stay_within_the_lengths_the_schemas_admit():
+    body = {"email": "a" * 240 + "@example.com"}
+    rules.email_of_this_run(body)
+    assert len(body["email"]) == rules.MAX_EMAIL_LENGTH
+    assert body["email"].startswith(rules.RUN_TAG) and body["email"].endswith("@example.com")
+    headers = {"Idempotency-Key": "k" * 200}
+    rules.key_of_this_run(headers)
+    assert len(headers["Idempotency-Key"]) == rules.MAX_KEY_LENGTH
 
 
-def test_each_request_gets_its_own_idempotency_key():
-    first, second = {"Idempotency-Key": "0"}, {"Idempotency-Key": "0"}
-    rules.fresh_idempotency_key(first)
-    rules.fresh_idempotency_key(second)
-    assert first["Idempotency-Key"] != second["Idempotency-Key"]
-    untouched = {"Accept": "application/json"}
-    rules.fresh_idempotency_key(untouched)
-    assert untouched == {"Accept": "application/json"}
+def test_repeats_within_a_run_still_collide():
+    first, second = {"Idempotency-Key": "same"}, {"Idempotency-Key": "same"}
+    rules.key_of_this_run(first)
+    rules.key_of_this_run(second)
+    assert first == second
 
 
 def test_rules_reach_valid_values_drawn_from_captured_pools_but_not_mutated_ones():
@@ -68,3 +84,22 @@ def test_rules_reach_valid_values_drawn_from_captured_pools_but_not_mutated_ones
     assert pooled.value == {"a": 1, "ruled": True}
     mutated = GeneratedValue({"a": 1}, MutationMetadata(mutations=()))
     assert apply(mutated).value == {"a": 1}
+
+
+def test_client_chosen_ids_of_creates_are_ids_of_this_run():
+    generated = "e3e70682-c209-1cac-a29f-6fbed82c07cd"
+    first = {"booking_id": generated}
+    rules.id_of_this_run("PUT", "/reservations/{booking_id}", first)
+    assert first["booking_id"] != generated
+    again = {"booking_id": generated}
+    rules.id_of_this_run("put", "/reservations/{booking_id}", again)
+    assert again == first  # the same generated id, the same id of the run
+    drawn_again = dict(first)  # e.g. taken from a response or a link later in the run
+    rules.id_of_this_run("PUT", "/charges/{booking_id}", drawn_again)
+    assert drawn_again == first
+    read = {"booking_id": generated}
+    rules.id_of_this_run("GET", "/reservations/{booking_id}", read)
+    assert read == {"booking_id": generated}
+    not_a_uuid = {"booking_id": "x"}
+    rules.id_of_this_run("PUT", "/charges/{booking_id}", not_a_uuid)
+    assert not_a_uuid == {"booking_id": "x"}

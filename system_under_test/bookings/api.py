@@ -7,13 +7,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from system_under_test.common.problems import ProblemError, problem_responses
+from system_under_test.common.links import link, links
+from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
 
 from .domain import Booking, BookingStatus, CannotCancel, InvalidBooking
 from .schemas import BookingIn, BookingOut, BookingStatusName
 from .service import BookingNotFound, BookingService, IdempotencyKeyReused
 
 router = APIRouter(tags=["bookings"])
+
+_BOOKING_LINKS = links(
+    GetBooking=link(
+        "GET", "/bookings/{booking_id}", "the booking", booking_id="$response.body#/id"
+    ),
+    CancelBooking=link(
+        "POST",
+        "/bookings/{booking_id}/cancel",
+        "cancel it: refund, release the slot",
+        booking_id="$response.body#/id",
+    ),
+)
 
 
 def _service(request: Request) -> BookingService:
@@ -30,9 +43,21 @@ def _not_found(booking_id: uuid.UUID) -> ProblemError:
     response_model=BookingOut,
     summary="Place a booking and run its saga (reserve, charge, confirm)",
     responses={
-        201: {"description": "The saga finished: confirmed, rejected or cancelled"},
-        202: {"model": BookingOut, "description": "Still pending; it completes in the background"},
-        **problem_responses(400, 413, 422),
+        201: {
+            "description": "The saga finished: confirmed, rejected or cancelled",
+            **_BOOKING_LINKS,
+        },
+        202: {
+            "model": BookingOut,
+            "description": "Still pending; it completes in the background",
+            **_BOOKING_LINKS,
+        },
+        **problem_responses(400, 413),
+        422: {
+            "description": "Validation failed: the body breaks the schema, or `ends_at` is not "
+            "after `starts_at` (a rule the schema cannot state). Or Idempotency key reused: "
+            "the key was already used for a different booking request"
+        },
     },
 )
 async def place_booking(
@@ -53,7 +78,7 @@ async def place_booking(
         booking = Booking.create(**body.model_dump())
         stored, _ = await _service(request).place(idempotency_key, booking)
     except InvalidBooking as exc:
-        raise ProblemError(422, "Invalid booking", str(exc)) from exc
+        raise ProblemError(422, VALIDATION_FAILED, str(exc)) from exc
     except IdempotencyKeyReused as exc:
         raise ProblemError(
             422,

@@ -21,7 +21,9 @@ class BookingIn(BaseModel):
     user_id: uuid.UUID
     facility_id: uuid.UUID
     starts_at: Timestamp = Field(examples=["2030-05-01T10:00:00+00:00"])
-    ends_at: Timestamp = Field(examples=["2030-05-01T12:00:00+00:00"])
+    ends_at: Timestamp = Field(
+        examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
+    )
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: str = Field(
         min_length=1,

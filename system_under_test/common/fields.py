@@ -2,20 +2,27 @@
 
 PostgreSQL refuses NUL characters and psycopg cannot encode lone surrogates; without these
 checks such strings, valid JSON, would surface as 500s instead of 422s. Times outside what a
-timestamptz round-trips through Python (year 1..9999 after conversion) are refused likewise.
+timestamptz round-trips through Python (year 1..9999 after conversion) are refused likewise,
+and the OpenAPI document says so, so that clients and fuzzers know which times are valid.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
+from pydantic.json_schema import WithJsonSchema
 
 from .text import NAME_PATTERN
 
-MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
-MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+# Years as written, before the offset is applied: a JSON Schema pattern can state that range
+# exactly (it cannot compare instants). In UTC such a time lies between 1899-12-31 and
+# 9000-01-01, which PostgreSQL and Python both round-trip.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 8999
+YEAR_PREFIX = r"^(19\d\d|[2-8]\d\d\d)-"
+DAY_PATTERN = YEAR_PREFIX + r"\d\d-\d\d$"
+"""A YYYY-MM-DD day in those years (its calendar validity is `format: date`)."""
 
 
 def _clean_text(value: str) -> str:
@@ -38,8 +45,8 @@ def _iso_text(value: Any) -> Any:
 
 
 def _bounded_time(value: datetime) -> datetime:
-    if not MIN_TIME <= value < MAX_TIME:
-        raise ValueError("must be between 1900-01-01 and 9000-01-01 (UTC)")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must lie in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return value
 
 
@@ -50,5 +57,17 @@ Name = Annotated[
 ]
 """Human-readable text of up to 200 characters, no control characters, not blank."""
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_bounded_time)]
-"""ISO 8601 text with a timezone offset, in a range the database round-trips."""
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_bounded_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": YEAR_PREFIX,
+            "description": f"with an offset; years {EARLIEST_YEAR} to {LATEST_YEAR}",
+        }
+    ),
+]
+"""ISO 8601 text with a timezone offset, in the years 1900 to 8999 (as written)."""

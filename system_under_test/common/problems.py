@@ -20,6 +20,9 @@ from starlette.routing import compile_path
 from .resilience import DownstreamError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The title of every refusal of a request that breaks the API's own schema rules, and only of
+# those: refusals on business rules (an unknown reference, a reused key) carry their own title.
+VALIDATION_FAILED = "Validation failed"
 log = logging.getLogger(__name__)
 
 _TITLES = {
@@ -110,7 +113,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return problem_response(400, "Malformed JSON", "the request body is not valid JSON")
-        return problem_response(422, "Validation failed", _validation_detail(exc))
+        return problem_response(422, VALIDATION_FAILED, _validation_detail(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -10,6 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BeforeValidator
 
+from system_under_test.common.fields import DAY_PATTERN, EARLIEST_YEAR, LATEST_YEAR
+from system_under_test.common.links import link, links
 from system_under_test.common.problems import problem_responses
 
 from .domain import Reservation, Slot
@@ -24,15 +26,59 @@ from .schemas import (
 from .service import FacilitiesService
 
 router = APIRouter()
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(DAY_PATTERN)
+
+_FACILITY_LINKS = links(
+    GetFacility=link(
+        "GET", "/facilities/{facility_id}", "the facility", facility_id="$response.body#/id"
+    ),
+    GetAvailability=link(
+        "GET",
+        "/facilities/{facility_id}/availability",
+        "the facility's reserved slots on a day",
+        facility_id="$response.body#/id",
+    ),
+    ReserveSlot=link(
+        "PUT",
+        "/reservations/{booking_id}",
+        "hold a slot in the facility, for a booking id of the caller's choosing",
+        body={"facility_id": "$response.body#/id"},
+    ),
+)
+# A reservation is addressed by its booking's id, which the client chose in the PUT.
+_RESERVATION_LINKS = links(
+    GetReservation=link(
+        "GET",
+        "/reservations/{booking_id}",
+        "the reservation",
+        booking_id="$request.path.booking_id",
+    ),
+    ConfirmReservation=link(
+        "POST",
+        "/reservations/{booking_id}/confirm",
+        "confirm the held slot",
+        booking_id="$request.path.booking_id",
+    ),
+    ReleaseReservation=link(
+        "POST",
+        "/reservations/{booking_id}/release",
+        "free the slot",
+        booking_id="$request.path.booking_id",
+    ),
+    GetAvailability=link(
+        "GET",
+        "/facilities/{facility_id}/availability",
+        "the facility's reserved slots on a day",
+        facility_id="$response.body#/facility_id",
+    ),
+)
 
 
 def _calendar_day(value: Any) -> Any:
     # A bare number would otherwise be read as seconds since 1970 (`?date=0` is 1970-01-01).
+    # The range is the one times are stored in; the schema states it with the same pattern.
     if isinstance(value, str) and not _DAY.match(value):
-        raise ValueError("must be a YYYY-MM-DD date")
-    if isinstance(value, str) and not "1900-01-01" <= value <= "8999-12-31":
-        raise ValueError("must be between 1900-01-01 and 8999-12-31")
+        raise ValueError(f"must be a YYYY-MM-DD date in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return value
 
 
@@ -51,7 +97,13 @@ def _out(reservation: Reservation) -> ReservationOut:
     )
 
 
-@router.post("/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
+@router.post(
+    "/facilities",
+    status_code=201,
+    response_model=FacilityOut,
+    responses={201: {"description": "the facility, created", **_FACILITY_LINKS}},
+    tags=["facilities"],
+)
 async def create_facility(
     body: FacilityIn, service: FacilitiesService = Depends(get_service)
 ) -> FacilityOut:
@@ -93,7 +145,11 @@ async def availability(
     day: Annotated[
         date,
         BeforeValidator(_calendar_day),
-        Query(alias="date", description="UTC day, 1900-01-01 to 8999-12-31"),
+        Query(
+            alias="date",
+            description="UTC day, YYYY-MM-DD, years 1900 to 8999",
+            json_schema_extra={"pattern": DAY_PATTERN},
+        ),
     ],
     service: FacilitiesService = Depends(get_service),
 ) -> AvailabilityOut:
@@ -116,8 +172,17 @@ async def availability(
     status_code=201,
     response_model=ReservationOut,
     responses={
-        200: {"model": ReservationOut, "description": "the same booking again (idempotent)"},
+        201: {"description": "the slot is held for the booking", **_RESERVATION_LINKS},
+        200: {
+            "model": ReservationOut,
+            "description": "the same booking again (idempotent)",
+            **_RESERVATION_LINKS,
+        },
         **problem_responses(404, 409),
+        422: {
+            "description": "Validation failed: the body breaks the schema, or `ends_at` is not "
+            "after `starts_at` (a rule the schema cannot state)",
+        },
     },
     tags=["reservations"],
 )

@@ -25,7 +25,7 @@ class FacilityOut(BaseModel):
 class ReservationIn(BaseModel):
     facility_id: UUID
     starts_at: Timestamp
-    ends_at: Timestamp
+    ends_at: Timestamp = Field(description="after `starts_at`; years 1900 to 8999")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Self:

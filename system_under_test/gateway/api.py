@@ -8,17 +8,18 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 from prometheus_client import Counter
 
-from system_under_test.common.problems import ProblemError, problem_responses
+from system_under_test.common.fields import DAY_PATTERN
+from system_under_test.common.links import link, links
+from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
 from system_under_test.common.resilience import DownstreamError
 
 from . import tokens
-from .auth import rate_limit, require_token
+from .auth import Caller, rate_limit, require_token
 from .clients import body_of
 from .schemas import (
     Availability,
@@ -29,6 +30,7 @@ from .schemas import (
     FacilityIn,
     FacilityList,
     Token,
+    TokenForm,
     User,
     UserIn,
 )
@@ -36,18 +38,25 @@ from .state import GatewayState, gateway_state
 
 # The facilities service's page maximum; the public list is one page, cached whole.
 FACILITY_LIST_LIMIT = 500
-# A string, not a `date`: FastAPI would otherwise read a bare number as a Unix time.
-DAY_PATTERN = r"^(19\d\d|[2-8]\d{3})-\d{2}-\d{2}$"
+# A refusal on a business rule, told apart from a validation failure by its title.
+UNKNOWN_REFERENCE = "Unknown reference"
 STALE_WARNING = '110 - "Response is Stale"'
 STALE_RESPONSES = Counter(
     "faultline_gateway_stale_responses_total",
     "Facility lists served from the last good copy because facilities did not answer",
 )
 
-public = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["auth"])
-api = APIRouter(prefix="/api", dependencies=[Depends(rate_limit), Depends(require_token)])
-
 State = Annotated[GatewayState, Depends(gateway_state)]
+
+
+def _rate_limit_by_address(request: Request, state: State) -> None:
+    # The public routes read no token: keyed by the client's address, and free of the bearer
+    # scheme (depending on it would mark them as secured in the OpenAPI document).
+    rate_limit(request, Caller(None, None), state)
+
+
+public = APIRouter(prefix="/api", dependencies=[Depends(_rate_limit_by_address)], tags=["auth"])
+api = APIRouter(prefix="/api", dependencies=[Depends(rate_limit), Depends(require_token)])
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -57,6 +66,25 @@ IdempotencyKey = Annotated[
         description="the same key returns the same booking; retry with it after a timeout",
     ),
 ]
+
+
+_BOOKING_LINKS = links(
+    GetBooking=link(
+        "GET", "/api/bookings/{booking_id}", "the booking", booking_id="$response.body#/id"
+    ),
+    GetBookingDetails=link(
+        "GET",
+        "/api/bookings/{booking_id}/details",
+        "the booking with its facility, user and payment",
+        booking_id="$response.body#/id",
+    ),
+    CancelBooking=link(
+        "POST",
+        "/api/bookings/{booking_id}/cancel",
+        "cancel it: refund, release the slot",
+        booking_id="$response.body#/id",
+    ),
+)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -74,7 +102,7 @@ def _relay(response: httpx.Response) -> JSONResponse:
     summary="Obtain a bearer token (demo account: demo / demo)",
     responses=_errors(401, 422),
 )
-async def issue_token(state: State, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+async def issue_token(state: State, form: Annotated[TokenForm, Form()]) -> Token:
     if not tokens.check_credentials(form.username, form.password):
         raise ProblemError(
             401, detail="unknown username or wrong password", headers={"WWW-Authenticate": "Bearer"}
@@ -94,7 +122,17 @@ async def issue_token(state: State, form: Annotated[OAuth2PasswordRequestForm, D
     status_code=201,
     response_model=User,
     tags=["users"],
-    responses=_errors(401, 409, 422, 503),
+    responses={
+        201: {
+            "description": "the account, created",
+            **links(
+                GetUser=link(
+                    "GET", "/api/users/{user_id}", "the account", user_id="$response.body#/id"
+                )
+            ),
+        },
+        **_errors(401, 409, 422, 503),
+    },
 )
 async def create_user(body: UserIn, state: State) -> JSONResponse:
     # Not idempotent (no key to deduplicate by), so never retried.
@@ -119,7 +157,26 @@ async def get_user(user_id: uuid.UUID, state: State) -> JSONResponse:
     status_code=201,
     response_model=Facility,
     tags=["facilities"],
-    responses=_errors(401, 409, 422, 503),
+    responses={
+        201: {
+            "description": "the facility, created",
+            **links(
+                GetFacility=link(
+                    "GET",
+                    "/api/facilities/{facility_id}",
+                    "the facility",
+                    facility_id="$response.body#/id",
+                ),
+                GetAvailability=link(
+                    "GET",
+                    "/api/facilities/{facility_id}/availability",
+                    "its reserved slots on a day",
+                    facility_id="$response.body#/id",
+                ),
+            ),
+        },
+        **_errors(401, 409, 422, 503),
+    },
 )
 async def create_facility(body: FacilityIn, state: State) -> JSONResponse:
     facilities = state.downstreams["facilities"]
@@ -195,6 +252,7 @@ async def get_facility(facility_id: uuid.UUID, state: State) -> JSONResponse:
 async def get_availability(
     facility_id: uuid.UUID,
     state: State,
+    # A string, not a `date`: FastAPI would otherwise read a bare number as a Unix time.
     day: Annotated[
         str,
         Query(
@@ -208,7 +266,9 @@ async def get_availability(
     try:
         date.fromisoformat(day)
     except ValueError:
-        raise ProblemError(422, detail=f"date: {day!r} is not a calendar date") from None
+        raise ProblemError(
+            422, VALIDATION_FAILED, detail=f"date: {day!r} is not a calendar date"
+        ) from None
     facilities = state.downstreams["facilities"]
     response = await facilities.request(
         "GET",
@@ -237,12 +297,22 @@ async def _gather(*calls: Any) -> list[httpx.Response]:
     response_model=Booking,
     tags=["bookings"],
     responses={
-        201: {"description": "The booking reached its outcome (confirmed, rejected, cancelled)"},
+        201: {
+            "description": "The booking reached its outcome (confirmed, rejected, cancelled)",
+            **_BOOKING_LINKS,
+        },
         202: {
             "description": "Accepted, still pending: poll GET /api/bookings/{id}",
             "model": Booking,
+            **_BOOKING_LINKS,
         },
-        **_errors(401, 409, 422, 503),
+        **_errors(401, 409, 503),
+        422: {
+            "description": "Validation failed: the body breaks the schema, or `ends_at` is not "
+            "after `starts_at` (a rule the schema cannot state). Unknown reference: `user_id` "
+            "or `facility_id` names no user or facility. Idempotency key reused: the key was "
+            "already used for a different booking request"
+        },
     },
 )
 async def create_booking(
@@ -264,7 +334,9 @@ async def create_booking(
     )
     for (field, (name, _)), response in zip(lookups.items(), answers, strict=True):
         if response.status_code == 404:
-            raise ProblemError(422, detail=f"{field}: no such {field.removesuffix('_id')}")
+            raise ProblemError(
+                422, UNKNOWN_REFERENCE, detail=f"{field}: no such {field.removesuffix('_id')}"
+            )
         body_of(response)
         state.known.add((name, str(getattr(body, field))))
     # Retried safely: bookings deduplicates by the Idempotency-Key we forward. bookings runs

@@ -14,6 +14,17 @@ from system_under_test.common.text import EMAIL_PATTERN
 MAX_AMOUNT_CENTS = 100_000_000
 
 
+class TokenForm(BaseModel):
+    """The OAuth 2.0 password grant (RFC 6749, 4.3.2) as OAuth clients and Swagger UI send it;
+    other fields they add (`scope`, `client_id`) are ignored."""
+
+    grant_type: Literal["password"] = "password"
+    username: str = Field(min_length=1, max_length=200, examples=["demo"])
+    password: str = Field(
+        min_length=1, max_length=200, examples=["demo"], json_schema_extra={"format": "password"}
+    )
+
+
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -67,7 +78,9 @@ class BookingIn(BaseModel):
     user_id: uuid.UUID
     facility_id: uuid.UUID
     starts_at: Timestamp = Field(examples=["2030-05-01T10:00:00+00:00"])
-    ends_at: Timestamp = Field(examples=["2030-05-01T12:00:00+00:00"])
+    ends_at: Timestamp = Field(
+        examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
+    )
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: str = Field(
         min_length=4,

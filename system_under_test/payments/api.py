@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from system_under_test.common.links import link, links
 from system_under_test.common.problems import problem_responses
 
 from .domain import Charge
@@ -13,6 +14,19 @@ from .schemas import ChargeIn, ChargeOut, RefundOut
 from .service import PaymentsService
 
 router = APIRouter(tags=["charges"])
+
+# A charge is addressed by its booking's id, which the client chose in the PUT.
+_CHARGE_LINKS = links(
+    GetCharge=link(
+        "GET", "/charges/{booking_id}", "the charge", booking_id="$request.path.booking_id"
+    ),
+    Refund=link(
+        "POST",
+        "/charges/{booking_id}/refund",
+        "refund it (or void the booking)",
+        booking_id="$request.path.booking_id",
+    ),
+)
 
 
 async def get_service(request: Request) -> PaymentsService:  # async: no thread hop
@@ -35,8 +49,18 @@ def _out(charge: Charge) -> ChargeOut:
     status_code=201,
     response_model=ChargeOut,
     responses={
-        200: {"model": ChargeOut, "description": "the booking was already charged (replay)"},
-        **problem_responses(402, 409),
+        201: {"description": "captured", **_CHARGE_LINKS},
+        200: {
+            "model": ChargeOut,
+            "description": "the booking was already charged (replay)",
+            **_CHARGE_LINKS,
+        },
+        402: {
+            "description": "Payment declined: the card was declined (the `pm_card_chargeDeclined…`"
+            " test cards always are); the declined attempt is kept",
+            **_CHARGE_LINKS,
+        },
+        409: {"description": "Conflict: the booking's charge was refunded or voided"},
     },
 )
 async def charge(

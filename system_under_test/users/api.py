@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from system_under_test.common.links import link, links
 from system_under_test.common.problems import ProblemError, problem_responses
 
 from .domain import EmailTaken, InvalidUser, UserNotFound
@@ -25,7 +26,18 @@ Service = Annotated[UserService, Depends(user_service)]
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserOut, responses=problem_responses(409, 422)
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    responses={
+        201: {
+            "description": "the account, created",
+            **links(
+                GetUser=link("GET", "/users/{user_id}", "the account", user_id="$response.body#/id")
+            ),
+        },
+        **problem_responses(409, 422),
+    },
 )
 async def create_user(body: UserIn, service: Service) -> UserOut:
     try:
