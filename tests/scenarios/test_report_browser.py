@@ -197,3 +197,54 @@ def test_user_text_is_shown_never_run(journal: Journal, tmp_path: Path, open_pag
     bare = open_page(html.as_uri(), javascript=False)
     assert "FAILED — 5/6 expectations met" in bare.page.text_content("noscript")
     assert bare.page.locator("img").count() == 0
+
+
+def test_an_aborted_run_with_a_dirty_audit(journal: Journal, tmp_path: Path, open_page) -> None:
+    journal.update(status="aborted", outcome="aborted", exit_code=97)
+    journal["abort"] = {
+        "by": "safeguard",
+        "name": "error rate",
+        "at_s": 41.0,
+        "detail": "http_req_failed rate 0.62 over 20s",
+    }
+    journal["safeguards"][0].update(tripped=True, at_s=41.0, value=0.62)
+    journal["expectations"][4].update(ok=None, value=None, detail=None)
+    journal["audit"].update(clean=False, counts={**journal["audit"]["counts"], "stuck": 2})
+    journal["audit"]["invariants"][5].update(
+        ok=False,
+        findings=[
+            {"check": "terminal", "kind": "stuck", "subject": f"bk-{n}", "detail": "pending"}
+            for n in range(25)
+        ],
+    )
+    page = open_page(write_reports(journal, tmp_path)["html"].as_uri()).page
+    page.wait_for_selector("#run-header")
+    assert page.text_content("#outcome-badge") == "ABORTED"
+    assert page.text_content("#exit-code") == "exit 97"
+    assert page.text_content("#safeguards .abort-reason") == (
+        "Aborted by safeguard “error rate” at 41 s: http_req_failed rate 0.62 over 20s"
+    )
+    assert page.text_content("tr.safeguard.tripped td.name") == "error rate"
+    assert page.locator("#chart-rps line.abort-marker").count() == 1
+    assert page.text_content("tr.expectation.pending .verdict") == "…"
+    assert page.text_content("#audit td.count.bad[data-count=stuck]") == "2"
+    findings = page.locator("#audit li.invariant[data-ok=false] ul.findings li")
+    assert findings.count() == 21  # twenty shown, then how many more
+    assert findings.nth(0).text_content() == "stuck bk-0: pending"
+    assert findings.nth(20).text_content() == "and 5 more"
+
+
+def test_hovering_a_second_reads_every_chart_at_that_second(report: Any, journal: Journal):
+    page = report.page
+    at = tick_x(page, "#chart-p95_ms", "20 s")
+    step = tick_x(page, "#chart-p95_ms", "30 s") - at
+    area = page.locator("#chart-p95_ms rect.hover-area")
+    inside = area.bounding_box()
+    # Inside second 21 (hover scrolls the chart into view first).
+    area.hover(position={"x": at + step * 0.15 - inside["x"], "y": inside["height"] / 2})
+    row = journal["metrics"]["seconds"][21]
+    assert page.text_content("#charts h3:has(+ #chart-p95_ms) .readout") == "at 21 s: 2.1 s"
+    assert page.text_content("#charts h3:has(+ #chart-rps) .readout") == f"at 21 s: {row['rps']}"
+    assert page.locator("line.crosshair[visibility=visible]").count() == 4  # 3 charts, 1 lane set
+    page.mouse.move(0, 0)
+    assert page.locator("line.crosshair[visibility=visible]").count() == 0
