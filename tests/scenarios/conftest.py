@@ -21,10 +21,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 Journal = dict[str, Any]
 
 
-@pytest.fixture
-def journal() -> Journal:
+def example_journal() -> Journal:
     """A 90 s payments-down run: one failed expectation among six, recovery 4.2 s, audit clean."""
     return json.loads((FIXTURES / "payments-down.journal.json").read_text())
+
+
+@pytest.fixture
+def journal() -> Journal:
+    return example_journal()
 
 
 def passed(journal: Journal) -> Journal:
@@ -91,7 +95,7 @@ class Watched:
     console_errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def open_page(browser: Any) -> Iterator[Callable[..., Watched]]:
     contexts: list[Any] = []
 

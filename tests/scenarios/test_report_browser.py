@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Journal
+from conftest import Journal, example_journal
 
 from scenarios.report import write_reports
 
@@ -25,9 +25,10 @@ def tick_x(page: Any, chart: str, label: str) -> float:
     return b["x"] + b["width"] / 2
 
 
-@pytest.fixture
-def report(journal: Journal, tmp_path: Path, open_page) -> Any:
-    html = write_reports(journal, tmp_path)["html"]
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, open_page) -> Any:
+    """The example's report, opened once for the read-only checks below."""
+    html = write_reports(example_journal(), tmp_path_factory.mktemp("report"))["html"]
     watched = open_page(html.as_uri())
     watched.page.wait_for_selector("#run-header")
     return watched
@@ -161,9 +162,10 @@ def test_replay_command_and_copy_button(report: Any, journal: Journal) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == journal["replay"]
 
 
-def test_the_page_fetched_nothing_and_logged_no_error(report: Any, tmp_path: Path) -> None:
+def test_the_page_fetched_nothing_and_logged_no_error(report: Any) -> None:
     report.page.wait_for_load_state("networkidle")
-    assert report.requests == [(tmp_path / "report.html").as_uri()]
+    assert report.requests == [report.page.url]
+    assert report.page.url.startswith("file://") and report.page.url.endswith("/report.html")
     assert report.console_errors == []
 
 
