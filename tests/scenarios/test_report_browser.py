@@ -250,3 +250,28 @@ def test_hovering_a_second_reads_every_chart_at_that_second(report: Any, journal
     assert page.locator("line.crosshair[visibility=visible]").count() == 4  # 3 charts, 1 lane set
     page.mouse.move(0, 0)
     assert page.locator("line.crosshair[visibility=visible]").count() == 0
+
+
+def test_a_run_that_ended_before_any_load(tmp_path: Path, open_page) -> None:
+    # An error before the first second: most of the journal is still empty.
+    journal = {
+        "experiment": {"title": "Broker down", "file": "scenarios/broker-down.yaml"},
+        "status": "failed",
+        "outcome": "error",
+        "exit_code": 1,
+        "run": [
+            {
+                "activity": {"type": "action", "name": "broker-down: outage rabbitmq"},
+                "status": "failed",
+                "exception": "toxiproxy unreachable",
+            }
+        ],
+        "rollbacks": [],
+    }
+    report = open_page(write_reports(journal, tmp_path)["html"].as_uri())
+    page = report.page
+    page.wait_for_selector("#run-header")
+    assert page.text_content("#headline") == "ERROR — audit not run"
+    assert page.get_attribute("#chart-rps path.series", "data-points") == "0"
+    assert page.text_content("tr.activity.failed td.detail") == "toxiproxy unreachable"
+    assert report.console_errors == []

@@ -249,3 +249,17 @@ def test_headline(journal: Journal, variant, expected: str) -> None:
 def test_headline_counts_what_the_audit_found(journal: Journal) -> None:
     journal["audit"]["counts"].update(lost=3, duplicated=1)
     assert headline(journal).endswith("recovery 4.2 s, 3 lost, 1 duplicated")
+
+
+def test_junit_of_a_run_that_errored_before_any_load(tmp_path: Path) -> None:
+    journal = {
+        "experiment": {"title": "Broker down", "file": "scenarios/broker-down.yaml"},
+        "outcome": "error",
+        "exit_code": 1,
+        "run": [{"activity": {"name": "broker-down"}, "status": "failed", "exception": "boom"}],
+    }
+    paths = write_reports(journal, tmp_path)
+    suite = parse(paths["junit"].read_text())
+    assert "boom" in case(suite, "the run ended without an error").find("error").text
+    assert case(suite, "audit: nothing lost, duplicated or stuck").find("skipped") is not None
+    assert "The audit did not run." in paths["summary"].read_text()
