@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench bench-bookings soak clean
+.PHONY: install browser run test lint bench bench-bookings soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,18 @@ install: $(STAMP)
 run: install
 	$(BIN)/faultline demo
 
-test: install
+# The game-day report and live dashboard are tested in Debian's chromium (Playwright drives the
+# system browser; it cannot download its own here). Installed when missing and we are root.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "$(CHROMIUM) missing: run 'sudo apt-get install chromium' for the browser tests"; fi
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
