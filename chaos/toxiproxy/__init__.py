@@ -1,12 +1,7 @@
-"""faultline's embedded Toxiproxy-compatible fault proxy and a client for any Toxiproxy."""
+"""faultline's embedded Toxiproxy-compatible fault proxy. It is a program of its own
+(`python -m chaos.toxiproxy`) and imports nothing else of faultline; any Toxiproxy client
+drives it, faultline's being `harness.toxiproxy.ToxiproxyClient`."""
 
-from chaos.toxiproxy.client import EXTENSION_TOXIC_TYPES, ToxiproxyClient, ToxiproxyError
 from chaos.toxiproxy.server import EmbeddedToxiproxy, serve
 
-__all__ = [
-    "EXTENSION_TOXIC_TYPES",
-    "EmbeddedToxiproxy",
-    "ToxiproxyClient",
-    "ToxiproxyError",
-    "serve",
-]
+__all__ = ["EmbeddedToxiproxy", "serve"]

@@ -20,7 +20,7 @@ def faultline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
     full_env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
     full_env.update(FAULTLINE_HOME=str(cwd / ".faultline"), **env)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "faultline", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
