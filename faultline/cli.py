@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from faultline.commands import chaos, contracts, deploy, stack, toxiproxy
 from faultline.console import err
 from harness.errors import UserError
 
@@ -18,16 +18,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Each area's commands, in the order `faultline --help` lists them.
+# The modules of faultline.commands, in the order `faultline --help` lists their commands:
+# a new area is a module there and its name here.
 COMMANDS = (
-    stack.app,
-    chaos.app,
-    contracts.app,
-    deploy.app,
-    toxiproxy.app,
+    "stack",
+    "chaos",
+    "contracts",
+    "deploy",
+    "toxiproxy",
 )
-for commands in COMMANDS:
-    app.add_typer(commands)
+for area in COMMANDS:
+    app.add_typer(importlib.import_module(f"faultline.commands.{area}").app)
 
 
 def main() -> None:

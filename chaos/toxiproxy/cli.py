@@ -13,8 +13,6 @@ from typing import Annotated
 
 import typer
 
-from chaos.toxiproxy.server import bind_api, serve
-
 USAGE_ERROR = 2
 
 
@@ -31,6 +29,8 @@ def toxiproxy(
     ] = None,
 ) -> None:
     """Serve Toxiproxy's HTTP API and proxies until SIGINT or SIGTERM."""
+    from chaos.toxiproxy.server import bind_api, serve
+
     try:
         sock = bind_api(host, port)
     except (OSError, OverflowError) as exc:
