@@ -13,6 +13,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY faultline ./faultline
 COPY harness ./harness
 COPY chaos ./chaos
 COPY system_under_test ./system_under_test

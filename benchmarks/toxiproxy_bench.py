@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from chaos.toxiproxy.client import ToxiproxyClient  # noqa: E402
+from harness.toxiproxy import ToxiproxyClient  # noqa: E402
 
 # Real Toxiproxy 2.x built from source, measured on this kind of machine (iperf3, sockperf).
 REAL_THROUGHPUT_RATIO = (0.23, 0.29)
@@ -117,7 +117,7 @@ def start_peer() -> tuple[subprocess.Popen[str], int]:
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "toxiproxy", "--port", "0"],
+        [sys.executable, "-m", "chaos.toxiproxy", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import time
 
-from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
+from chaos.toxiproxy import EmbeddedToxiproxy
 from harness.processes import free_port
+from harness.toxiproxy import ToxiproxyClient
 
 # Real Toxiproxy 2.x, built from source and measured side by side on this kind of machine.
 TOXIPROXY_THROUGHPUT = (0.23, 0.29)

@@ -8,13 +8,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from harness import polling
 from harness.processes import tail, terminate
 from harness.topology import load_topology
 
@@ -54,14 +54,13 @@ def service_process(service: str, env: Mapping[str, str]) -> Iterator[str]:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode}:\n{tail(log)}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become healthy within {STARTUP_TIMEOUT_S:.0f}s")
+            return False
+
+    if not polling.until(healthy, within=STARTUP_TIMEOUT_S, interval=0.1):
+        raise RuntimeError(f"{url} did not become healthy within {STARTUP_TIMEOUT_S:.0f}s")

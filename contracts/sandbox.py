@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 from harness.infra import broker_objects, delete_broker_objects, drop_databases
 from harness.topology import load_topology
+from harness.urls import service_url
 
 POSTGRES_ENV = "FAULTLINE_POSTGRES_URL"
 RABBITMQ_ENV = "FAULTLINE_RABBITMQ_URL"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -27,11 +28,8 @@ def unique_name(prefix: str = "fl_t") -> str:
 
 
 def postgres_server() -> str:
-    """Server URL without a database, in SQLAlchemy's psycopg spelling."""
-    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES).rstrip("/")
-    scheme, rest = url.split("://", 1)
-    host = rest.split("/", 1)[0]
-    return f"postgresql+psycopg://{host}" if scheme.startswith("postgres") else url
+    """The PostgreSQL server the sandboxes create their databases on."""
+    return os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
 
 
 def rabbitmq_url() -> str:
@@ -49,7 +47,7 @@ class Sandbox:
     def database_url(self, service: str) -> str:
         name = f"{self.namespace}_{service}"
         self.databases.append(name)
-        return f"{postgres_server()}/{name}"
+        return service_url(postgres_server(), name)
 
     def settings(self, service: str) -> dict[str, str]:
         """Keyword arguments for a service's settings class: own database, this namespace."""
@@ -75,7 +73,7 @@ class Sandbox:
 
     def close(self) -> None:
         if self.databases:
-            drop_databases(postgres_server() + "/postgres", self.databases)
+            drop_databases(postgres_server(), self.databases)
         # Every consumer queue of the topology: a service started here declares its own.
         consumers = sorted({*self.consumers, *load_topology().consumers()})
         exchanges, queues = broker_objects(self.namespace, consumers)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
+
+from harness import polling
 
 T = TypeVar("T")
 STARTUP_TIMEOUT_S = 30.0
@@ -61,14 +62,20 @@ def serve(app: Any) -> Iterator[Served]:
     # uvicorn installs signal handlers only in the main thread, so a thread is safe here.
     thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if failure or not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(5)
-            sock.close()
-            raise RuntimeError(f"the app did not start on port {port}: {failure or 'timeout'}")
-        time.sleep(0.02)
+
+    def started() -> bool:
+        if failure or not thread.is_alive():
+            raise RuntimeError(f"the app did not start on port {port}: {failure}")
+        return server.started
+
+    try:
+        if not polling.until(started, within=STARTUP_TIMEOUT_S, interval=0.02):
+            raise RuntimeError(f"the app did not start on port {port} within {STARTUP_TIMEOUT_S}s")
+    except RuntimeError:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+        raise
     try:
         yield Served(url=f"http://127.0.0.1:{port}", server=server, loop=loops[0])
     finally:

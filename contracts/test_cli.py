@@ -4,7 +4,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from contracts.cli import _verified_pairs, contracts, fuzz
+from contracts.campaign import verified_pairs
+from faultline.commands.contracts import contracts, fuzz
 from harness.errors import UserError
 
 pytestmark = pytest.mark.contract
@@ -30,7 +31,7 @@ def test_verification_results_are_counted_per_pair(tmp_path):
         {"consumer": "notifications", "provider": "users", "description": "c", "ok": True},
     ]
     (tmp_path / "users.json").write_text(json.dumps(rows))
-    assert _verified_pairs(tmp_path) == {
+    assert verified_pairs(tmp_path) == {
         ("gateway", "users"): (1, 1),
         ("notifications", "users"): (1, 0),
     }

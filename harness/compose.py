@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from harness.infra import host_port, through
 from harness.topology import Topology
+from harness.urls import address, amqp_through, service_url
 
 PROXY_BASE_PORT = 21000
 TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
@@ -56,8 +56,8 @@ def proxy_ports(topology: Topology) -> dict[str, int]:
 def server_port(topology: Topology, kind: str) -> int:
     """The port PostgreSQL or RabbitMQ listens on, from the topology's default URL."""
     if kind == "postgres":
-        return host_port(topology.postgres.default, 5432)[1]
-    return host_port(topology.rabbitmq.default, 5672)[1]
+        return address(topology.postgres.default, 5432)[1]
+    return address(topology.rabbitmq.default, 5672)[1]
 
 
 def toxiproxy_config(
@@ -95,15 +95,14 @@ def _service_env(topology: Topology, name: str) -> dict[str, str]:
         if e.kind == "http":
             env[e.env_var] = f"http://toxiproxy:{port}"
         elif e.kind == "postgres":
-            env[e.env_var] = through(
+            env[e.env_var] = service_url(
                 topology.postgres.default,
-                "toxiproxy",
-                port,
-                scheme="postgresql+psycopg",
-                path=f"/faultline_{service.database}",
+                f"faultline_{service.database}",
+                host="toxiproxy",
+                port=port,
             )
         else:
-            env[e.env_var] = through(topology.rabbitmq.default, "toxiproxy", port)
+            env[e.env_var] = amqp_through(topology.rabbitmq.default, "toxiproxy", port)
     return env
 
 

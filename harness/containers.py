@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
-
-from harness import compose, processes, proxy_server
+from harness import compose, extras, polling, processes
 from harness.errors import UserError
 from harness.state import home
 from harness.topology import Topology
+from harness.toxiproxy import answers
 
 BACKENDS = ("local", "testcontainers")
 RECORD_FILE = "containers.json"
@@ -218,13 +217,7 @@ class Containers:
     def _start_toxiproxy(self) -> None:
         self._start("toxiproxy")
         url = f"http://127.0.0.1:{self.plan.toxiproxy_port}"
-        waiting = Retrying(
-            stop=stop_after_delay(TOXIPROXY_START_S),
-            wait=wait_fixed(0.2),
-            retry=retry_if_result(lambda ok: not ok),
-            retry_error_callback=lambda _: False,
-        )
-        if not waiting(proxy_server.answers, url):
+        if not polling.until(lambda: answers(url), within=TOXIPROXY_START_S, interval=0.2):
             raise UserError(
                 f"the Toxiproxy container runs but its API does not answer on {url}: it shares "
                 "the Docker host's network, which is not this machine's (Docker Desktop without "
@@ -272,6 +265,7 @@ def remove_recorded() -> int:
     if not path.exists():
         return 0
     ids = _recorded_ids(path)
+    extras.require("containers", f"removing the containers recorded in {path}")
     from docker.errors import DockerException, NotFound
 
     try:

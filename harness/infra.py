@@ -9,69 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterable, Iterator
 
 import aio_pika
 import psycopg
 from psycopg import sql
 
+from harness.aio import run_sync
 from harness.errors import UserError
 from harness.topology import Infrastructure
+from harness.urls import libpq_url
 
 CONNECT_TIMEOUT_S = 3.0
 _HOWTO = (
     "set {env} to a reachable server, or start one with `docker compose up -d {svc}` "
     "(or testcontainers where Docker exists)"
 )
-
-
-def libpq_url(url: str) -> str:
-    """`postgresql+psycopg://…` (SQLAlchemy spelling) → `postgresql://…` for psycopg."""
-    scheme, rest = url.split("://", 1) if "://" in url else ("postgresql", url)
-    return f"{scheme.split('+', 1)[0]}://{rest}"
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(libpq_url(url))
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
-
-
-def host_port(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or default_port
-    except ValueError:
-        raise UserError(f"invalid port in URL {url}") from None
-    return parts.hostname or "127.0.0.1", port
-
-
-def through(url: str, host: str, port: int, *, scheme: str | None = None, path: str | None = None):
-    """The same URL (credentials, vhost) with its address replaced, e.g. by a proxy's."""
-    parts = urlsplit(url)
-    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(
-        (
-            scheme or parts.scheme,
-            f"{auth}{host}:{port}",
-            parts.path if path is None else path,
-            parts.query,
-            "",
-        )
-    )
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to completion, also when called from code inside an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(coro)
-        return
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
 
 
 def check_postgres(server: Infrastructure, url: str) -> None:
@@ -107,7 +60,7 @@ def check_rabbitmq(server: Infrastructure, url: str) -> None:
 
     try:
         with _quiet("aiormq", "aio_pika"):
-            _run(probe())
+            run_sync(probe())
     except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
@@ -180,4 +133,4 @@ def delete_broker_objects(url: str, exchanges: Iterable[str], queues: Iterable[s
                 with contextlib.suppress(aio_pika.exceptions.AMQPError):
                     await channel.exchange_delete(name)
 
-    _run(purge())
+    run_sync(purge())

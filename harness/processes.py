@@ -13,11 +13,15 @@ import random
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import psutil
+
+from harness import polling
+
 STOP_GRACE_S = 5.0
+_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 _random = random.SystemRandom()
 
 
@@ -71,30 +75,23 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.
 
 
 def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie child counts as gone)."""
+    """True while `pid` runs; a zombie (exited, not yet reaped by its parent) counts as gone.
+
+    Only looks: the `Popen` that started a child still reaps it and gets its exit status.
+    """
     try:
-        # WNOWAIT peeks without reaping, so the Popen that started it still gets the status.
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return False
-    except ChildProcessError:
-        pass  # not our child: fall back to the /proc state below
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() not in _GONE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        # A zombie (Z) or dead (X) process has exited; only its parent has not reaped it.
-        return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    return True
 
 
 def cmdline(pid: int) -> str:
+    """The command line of `pid`, space-separated ("" when gone or not ours to read)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
@@ -102,32 +99,55 @@ def signal_group(pid: int, sig: int) -> None:
     """Signal the process group `pid` leads (falls back to the process alone)."""
     try:
         os.killpg(pid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-    except PermissionError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+
+
+def _tree(pids: Sequence[int]) -> list[psutil.Process]:
+    """The processes and all their descendants, as they are now."""
+    found: list[psutil.Process] = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            parent = psutil.Process(pid)
+            found += [parent, *parent.children(recursive=True)]
+    return found
+
+
+def _signal_tree(tree: Sequence[psutil.Process], sig: int) -> None:
+    for proc in tree:
+        # psutil checks the process is still the one listed (not a recycled pid) first.
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
 
 
 def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
     """Wait until the processes have exited; return those still running at the deadline."""
-    deadline = time.monotonic() + timeout
-    left = [p for p in pids if alive(p)]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = [p for p in left if alive(p)]
+    left = list(pids)
+
+    def gone() -> bool:
+        left[:] = [p for p in left if alive(p)]
+        return not left
+
+    polling.until(gone, within=timeout, interval=0.05)
     return left
 
 
 def terminate(pids: Sequence[int], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM every group, SIGKILL what still runs after `grace` seconds."""
+    """SIGTERM each process, its group and every descendant (one that left the group too);
+    SIGKILL what still runs after `grace` seconds."""
+    tree = _tree(pids)
     for pid in pids:
         signal_group(pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
         signal_group(pid, signal.SIGTERM)
-    for pid in wait_gone(pids, grace):
+    _signal_tree(tree, signal.SIGCONT)
+    _signal_tree(tree, signal.SIGTERM)
+    everyone = sorted({*pids, *(proc.pid for proc in tree)})
+    left = wait_gone(everyone, grace)
+    for pid in left:
         signal_group(pid, signal.SIGKILL)
-    wait_gone(pids, 2.0)
+    _signal_tree([proc for proc in tree if proc.pid in left], signal.SIGKILL)
+    wait_gone(left, 2.0)
 
 
 def tail(path: Path, lines: int = 20) -> str:

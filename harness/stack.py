@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from harness import infra, processes, proxy_server, sweep
+from harness import embedded_toxiproxy, infra, polling, processes, sweep
 from harness.errors import UserError
 from harness.state import (
     ProxyState,
@@ -33,6 +33,8 @@ from harness.state import (
     write_state,
 )
 from harness.topology import Topology, load_topology
+from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
+from harness.urls import address, amqp_through, service_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -182,8 +184,10 @@ class Stack:
                 processes.terminate([state.toxiproxy_pid])
         elif state.toxiproxy_url and state.proxies:
             try:
-                proxy_server.delete_proxies(state.toxiproxy_url, list(state.proxies))
-            except (UserError, httpx.HTTPError) as exc:
+                with ToxiproxyClient(state.toxiproxy_url, timeout=5.0) as client:
+                    for name in state.proxies:
+                        client.delete_proxy(name, missing_ok=True)
+            except ToxiproxyError as exc:
                 problems.append(f"could not delete proxies on {state.toxiproxy_url}: {exc}")
         for child in self._children.values():
             child.poll()  # records the exit status so the Popen does not warn later
@@ -252,8 +256,7 @@ class Stack:
 
     def database_url(self, service: str) -> str:
         """Direct connection (not through the proxy), for audits and test setup."""
-        url = infra.with_database(self._state.postgres_url, self.database_name(service))
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return service_url(self._state.postgres_url, self.database_name(service))
 
     def proxy(self, edge: str) -> ProxyState:
         try:
@@ -306,12 +309,14 @@ class Stack:
             return False
         return resp.status_code == 200
 
-    def wait_ready(self, services: list[str] | None = None, timeout: float = READY_TIMEOUT_S):
+    def wait_ready(
+        self, services: list[str] | None = None, timeout: float = READY_TIMEOUT_S
+    ) -> None:
         """Poll `/ready` until every service answers 200; fail fast when a process exits."""
         pending = list(services or self._state.services)
-        deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0) as client:
-            while pending:
+
+            def all_ready() -> bool:
                 for name in list(pending):
                     svc = self._service(name)
                     if not processes.alive(svc.pid):
@@ -322,16 +327,15 @@ class Stack:
                     with contextlib.suppress(httpx.HTTPError):
                         if client.get(f"{svc.url}/ready").status_code == 200:
                             pending.remove(name)
-                if not pending:
-                    break
-                if time.monotonic() > deadline:
-                    svc = self._service(pending[0])
-                    raise StackError(
-                        f"{', '.join(pending)} not ready after {timeout:.0f}s; "
-                        f"last lines of {svc.log}:",
-                        processes.tail(Path(svc.log)),
-                    )
-                time.sleep(0.1)
+                return not pending
+
+            if polling.until(all_ready, within=timeout, interval=0.1):
+                return
+        svc = self._service(pending[0])
+        raise StackError(
+            f"{', '.join(pending)} not ready after {timeout:.0f}s; last lines of {svc.log}:",
+            processes.tail(Path(svc.log)),
+        )
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -385,14 +389,14 @@ class Stack:
         real = os.environ.get(self.topology.toxiproxy_env)
         if real:
             url = real.rstrip("/")
-            proxy_server.check_real(url, self.topology.toxiproxy_env)
+            embedded_toxiproxy.check_real(url, self.topology.toxiproxy_env)
             state.toxiproxy_url = url
             return
         port = self.topology.toxiproxy_port
         if self.ports_policy == "auto" or processes.port_in_use(port):
             port = processes.free_port()
         log = run_dir / "logs" / "toxiproxy.log"
-        proc, url = proxy_server.start_embedded(port, log, self.seed)
+        proc, url = embedded_toxiproxy.start_embedded(port, log, self.seed)
         self._children[proc.pid] = proc
         state.toxiproxy_pid, state.toxiproxy_url, state.toxiproxy_embedded = proc.pid, url, True
 
@@ -400,8 +404,8 @@ class Stack:
         if kind == "http":
             return f"127.0.0.1:{ports[target]}"
         if kind == "postgres":
-            return "{}:{}".format(*infra.host_port(self._state.postgres_url, 5432))
-        return "{}:{}".format(*infra.host_port(self._state.rabbitmq_url, 5672))
+            return "{}:{}".format(*address(self._state.postgres_url, 5432))
+        return "{}:{}".format(*address(self._state.rabbitmq_url, 5672))
 
     def _create_proxies(self, ports: Mapping[str, int]) -> None:
         state = self._state
@@ -414,7 +418,9 @@ class Stack:
             }
             for e in self.topology.edges
         ]
-        bound = proxy_server.populate(state.toxiproxy_url, wanted)
+        with ToxiproxyClient(state.toxiproxy_url) as client:
+            client.populate(wanted)
+            bound = client.proxies()
         for item in wanted:
             name = item["name"]
             if name not in bound:
@@ -437,15 +443,14 @@ class Stack:
             if edge.kind == "http":
                 env[edge.env_var] = f"http://{proxy_host}:{proxy_port}"
             elif edge.kind == "postgres":
-                env[edge.env_var] = infra.through(
+                env[edge.env_var] = service_url(
                     state.postgres_url,
-                    proxy_host,
-                    int(proxy_port),
-                    scheme="postgresql+psycopg",
-                    path=f"/{state.namespace}_{service.database}",
+                    f"{state.namespace}_{service.database}",
+                    host=proxy_host,
+                    port=int(proxy_port),
                 )
             else:
-                env[edge.env_var] = infra.through(state.rabbitmq_url, proxy_host, int(proxy_port))
+                env[edge.env_var] = amqp_through(state.rabbitmq_url, proxy_host, int(proxy_port))
         env.update(self.env)
         env.update(self.service_env.get(name, {}))
         return env

@@ -1,13 +1,18 @@
-"""What a running stack left on disk (`.faultline/stack.json`) for `down`, `status` and reuse."""
+"""What a running stack left on disk (`.faultline/stack.json`) for `down`, `status` and reuse.
+
+The records are pydantic dataclasses: a state file is checked field by field when read, and
+one that does not match says which field is wrong.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
 from harness.errors import UserError
 
@@ -63,14 +68,15 @@ class StackState:
     stopping: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+        return _STATE.dump_json(self, indent=2).decode() + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StackState:
-        data = dict(data)
-        data["services"] = {k: ServiceState(**v) for k, v in data["services"].items()}
-        data["proxies"] = {k: ProxyState(**v) for k, v in data["proxies"].items()}
-        return cls(**data)
+    def from_json(cls, text: str | bytes) -> StackState:
+        """Parse and check a state file's text; raises pydantic's ValidationError."""
+        return _STATE.validate_json(text)
+
+
+_STATE = TypeAdapter(StackState)
 
 
 def write_state(state: StackState, path: Path) -> None:
@@ -93,6 +99,10 @@ def read_state(path: Path) -> StackState | None:
     except FileNotFoundError:
         return None
     try:
-        return StackState.from_dict(json.loads(text))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UserError(f"state file {path} is unreadable ({exc}); remove it and retry") from None
+        return StackState.from_json(text)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "the document"
+        raise UserError(
+            f"state file {path} is unreadable ({where}: {error['msg']}); remove it and retry"
+        ) from None

@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import proxy_server
-from harness.errors import UserError
 from harness.stack import Stack
+from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 BREAKER_METRIC = "faultline_breaker_state"
 BREAKER_STATES = {0: "closed", 1: "half-open", 2: "open"}
@@ -78,9 +77,10 @@ def collect(stack: Stack) -> StackStatus:
     proxies: list[dict[str, Any]] = []
     error = None
     try:
-        listed = proxy_server.list_proxies(stack.toxiproxy_url)
+        with ToxiproxyClient(stack.toxiproxy_url, timeout=5.0) as toxiproxy:
+            listed = toxiproxy.proxies()
         proxies = [listed[name] for name in sorted(listed)]
-    except (httpx.HTTPError, UserError) as exc:
+    except ToxiproxyError as exc:
         error = f"Toxiproxy at {stack.toxiproxy_url} did not answer ({exc})"
     return StackStatus(
         run_id=stack.run_id,

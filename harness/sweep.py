@@ -34,9 +34,11 @@ import psycopg
 from psycopg import sql
 
 from harness import infra, processes
+from harness.aio import run_sync
 from harness.errors import UserError
 from harness.state import home, read_state
 from harness.topology import Topology
+from harness.urls import libpq_url
 
 LEASE_PREFIX = "faultline-run:"
 GRACE_S = 300.0  # a stack waits up to 60 s for readiness; five minutes is far beyond a start
@@ -56,7 +58,7 @@ def open_lease(postgres_url: str, namespace: str) -> psycopg.Connection:
     """A session that lives as long as the run's supervisor: the run's registration."""
     try:
         return psycopg.connect(
-            infra.libpq_url(postgres_url),
+            libpq_url(postgres_url),
             autocommit=True,
             application_name=lease_name(namespace),
             connect_timeout=infra.CONNECT_TIMEOUT_S,
@@ -131,7 +133,7 @@ def _postgres_evidence(
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Per run namespace: its databases, and what on the PostgreSQL server says it is alive."""
     with psycopg.connect(
-        infra.libpq_url(url), autocommit=True, connect_timeout=infra.CONNECT_TIMEOUT_S
+        libpq_url(url), autocommit=True, connect_timeout=infra.CONNECT_TIMEOUT_S
     ) as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()]
         sessions = conn.execute(
@@ -211,7 +213,7 @@ def _observe(topology: Topology, only: set[str] | None, grace_s: float) -> dict[
         ns: [q for q in run.queues if not q.endswith(".dlq") and ".retry." not in q]
         for ns, run in runs.items()
     }
-    for namespace, count in asyncio.run(_consumers(topology.rabbitmq.url(), work)).items():
+    for namespace, count in run_sync(_consumers(topology.rabbitmq.url(), work)).items():
         runs[namespace].alive_because.append(f"{count} consumers on its queues")
     return runs
 
@@ -243,7 +245,7 @@ def survey(
 
 def _drop(url: str, run: Run) -> None:
     with psycopg.connect(
-        infra.libpq_url(url), autocommit=True, connect_timeout=infra.CONNECT_TIMEOUT_S
+        libpq_url(url), autocommit=True, connect_timeout=infra.CONNECT_TIMEOUT_S
     ) as conn:
         for name in run.databases:
             try:
@@ -284,7 +286,7 @@ def remove(topology: Topology, run: Run) -> None:
     if run.alive:
         raise ValueError(f"{run.namespace} is alive")
     _drop(topology.postgres.url(), run)
-    asyncio.run(_delete_broker_objects(topology.rabbitmq.url(), run))
+    run_sync(_delete_broker_objects(topology.rabbitmq.url(), run))
 
 
 # -- stacks of this checkout whose owner died ----------------------------------------------------

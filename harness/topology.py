@@ -10,9 +10,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from harness.errors import UserError
 
@@ -123,150 +133,206 @@ def topology_path(path: str | Path | None = None) -> Path:
 
 
 def load_topology(path: str | Path | None = None) -> Topology:
-    """Read and validate a topology file; every problem is a `UserError` naming the file."""
+    """Read and validate a topology file; every problem is a `UserError` of one line naming
+    the file, where in it (field path and line) and what is wrong."""
     p = topology_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read topology file {p}: {exc.strerror or exc}") from None
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UserError(f"topology file {p} is not valid YAML{where}") from None
     try:
-        return _parse(raw, p)
+        document = TopologyFile.model_validate(raw)
+        _check_references(document)
+    except ValidationError as exc:
+        # A misspelt field is reported as unknown and as missing: the first says why.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        error = errors[0]
+        raise UserError(_describe(p, node, error["loc"], _message(error))) from None
     except _Invalid as exc:
-        raise UserError(f"topology file {p}: {exc}") from None
+        raise UserError(_describe(p, node, exc.loc, exc.message)) from None
+    return document.topology(p)
 
 
-class _Invalid(Exception):
-    pass
+# -- the file's schema ---------------------------------------------------------------------------
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Invalid(f"{where} must be a mapping")
-    return value
-
-
-def _require(data: dict[str, Any], key: str, where: str) -> Any:
-    if key not in data or data[key] is None:
-        raise _Invalid(f"{where} is missing {key!r}")
-    return data[key]
-
-
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _Invalid(f"{where} must be a non-empty string")
-    return value
-
-
-def _port(value: Any, where: str) -> int:
+def _port(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        raise _Invalid(f"{where} must be a port number (1-65535), got {value!r}")
+        raise PydanticCustomError("port", "must be a port number (1-65535)")
     return value
 
 
-def _parse(raw: Any, path: Path) -> Topology:
-    top = _mapping(raw, "the document")
-    infra = _mapping(_require(top, "infrastructure", "the document"), "infrastructure")
-    servers = {}
-    for name in ("postgres", "rabbitmq"):
-        item = _mapping(_require(infra, name, "infrastructure"), f"infrastructure.{name}")
-        servers[name] = Infrastructure(
-            name=name,
-            env=_str(_require(item, "env", f"infrastructure.{name}"), f"infrastructure.{name}.env"),
-            default=_str(
-                _require(item, "default", f"infrastructure.{name}"),
-                f"infrastructure.{name}.default",
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise PydanticCustomError("name", "names are lower-case letters, digits and '_'")
+    return value
+
+
+def _app(value: str) -> str:
+    if ":" not in value:
+        raise PydanticCustomError("app", "must look like 'package.module:attribute'")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_port)]
+Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
+Name = Annotated[Text, AfterValidator(_name)]
+
+
+class _Section(BaseModel):
+    # An unknown key is most likely a misspelt known one: say so rather than ignore it.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServerEntry(_Section):
+    env: Text
+    default: Text
+
+
+class InfrastructureSection(_Section):
+    postgres: ServerEntry
+    rabbitmq: ServerEntry
+
+
+class ToxiproxySection(_Section):
+    env: Text = "TOXIPROXY_URL"
+    default_port: Port = 8474
+
+
+class ServiceEntry(_Section):
+    app: Annotated[Text, AfterValidator(_app)]
+    port: Port
+    database: Text | None = None
+    public: bool = False
+
+
+class EdgeEntry(_Section):
+    source: Text = Field(alias="from")
+    target: Text = Field(alias="to")
+    kind: EdgeKind
+
+
+class EventEntry(_Section):
+    name: Text
+    producer: Text
+    consumers: list[Text] | None = None
+
+
+class TopologyFile(_Section):
+    """A topology file as written; `topology()` makes the `Topology` everyone reads."""
+
+    name: str | None = None
+    infrastructure: InfrastructureSection
+    toxiproxy: ToxiproxySection | None = None
+    services: Annotated[dict[Name, ServiceEntry], Field(min_length=1)]
+    edges: list[EdgeEntry] | None = None
+    events: list[EventEntry] | None = None
+
+    def topology(self, path: Path) -> Topology:
+        tox = self.toxiproxy or ToxiproxySection()
+        return Topology(
+            name=self.name or path.stem,
+            path=path,
+            postgres=Infrastructure("postgres", **self.infrastructure.postgres.model_dump()),
+            rabbitmq=Infrastructure("rabbitmq", **self.infrastructure.rabbitmq.model_dump()),
+            toxiproxy_env=tox.env,
+            toxiproxy_port=tox.default_port,
+            services={k: Service(name=k, **v.model_dump()) for k, v in self.services.items()},
+            edges=tuple(Edge(e.source, e.target, e.kind) for e in self.edges or ()),
+            events=tuple(
+                Event(e.name, e.producer, tuple(e.consumers or ())) for e in self.events or ()
             ),
         )
 
-    tox = _mapping(top.get("toxiproxy") or {}, "toxiproxy")
-    tox_env = _str(tox.get("env", "TOXIPROXY_URL"), "toxiproxy.env")
-    tox_port = _port(tox.get("default_port", 8474), "toxiproxy.default_port")
 
-    services: dict[str, Service] = {}
-    raw_services = _mapping(_require(top, "services", "the document"), "services")
-    if not raw_services:
-        raise _Invalid("services must name at least one service")
-    ports: dict[int, str] = {}
-    for name, item in raw_services.items():
-        where = f"service {name!r}"
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise _Invalid(f"{where}: names are lower-case letters, digits and '_'")
-        item = _mapping(item, where)
-        port = _port(_require(item, "port", where), f"{where} port")
-        if port in ports:
-            raise _Invalid(f"{where} uses port {port}, already taken by {ports[port]!r}")
-        ports[port] = name
-        app = _str(_require(item, "app", where), f"{where} app")
-        if ":" not in app:
-            raise _Invalid(f"{where} app must look like 'package.module:attribute', got {app!r}")
-        database = item.get("database")
-        if database is not None:
-            database = _str(database, f"{where} database")
-        services[name] = Service(
-            name=name, app=app, port=port, database=database, public=bool(item.get("public"))
-        )
+# -- what one entry cannot check alone ---------------------------------------------------------
 
-    edges: list[Edge] = []
-    seen: set[str] = set()
-    raw_edges = top.get("edges") or []
-    if not isinstance(raw_edges, list):
-        raise _Invalid("edges must be a list")
-    for i, item in enumerate(raw_edges, start=1):
-        where = f"edge #{i}"
-        item = _mapping(item, where)
-        source = _str(_require(item, "from", where), f"{where} from")
-        target = _str(_require(item, "to", where), f"{where} to")
-        kind = _str(_require(item, "kind", where), f"{where} kind")
-        if kind not in EDGE_KINDS:
-            raise _Invalid(f"{where} has kind {kind!r}; expected one of {', '.join(EDGE_KINDS)}")
-        if source not in services:
-            raise _Invalid(f"{where} starts at unknown service {source!r}")
-        if kind == "http" and target not in services:
-            raise _Invalid(f"{where} goes to unknown service {target!r}")
-        if kind != "http" and target != kind:
-            raise _Invalid(f"{where} of kind {kind} must go to {kind!r}, not {target!r}")
-        if kind == "postgres" and services[source].database is None:
-            raise _Invalid(f"{where}: service {source!r} has no database")
-        edge = Edge(source=source, target=target, kind=kind)  # type: ignore[arg-type]
-        if edge.proxy_name in seen:
-            raise _Invalid(f"{where} repeats {edge.proxy_name!r}")
-        seen.add(edge.proxy_name)
-        edges.append(edge)
-    for s in services.values():
-        if s.database and not any(e.source == s.name and e.kind == "postgres" for e in edges):
-            raise _Invalid(f"service {s.name!r} has a database but no edge to postgres")
 
-    events: list[Event] = []
-    raw_events = top.get("events") or []
-    if not isinstance(raw_events, list):
-        raise _Invalid("events must be a list")
-    for i, item in enumerate(raw_events, start=1):
-        where = f"event #{i}"
-        item = _mapping(item, where)
-        name = _str(_require(item, "name", where), f"{where} name")
-        producer = _str(_require(item, "producer", where), f"{where} producer")
-        consumers = item.get("consumers") or []
-        if not isinstance(consumers, list):
-            raise _Invalid(f"event {name!r} consumers must be a list")
-        for svc in [producer, *consumers]:
-            if svc not in services:
-                raise _Invalid(f"event {name!r} names unknown service {svc!r}")
-        events.append(Event(name=name, producer=producer, consumers=tuple(consumers)))
+class _Invalid(Exception):
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc, self.message = loc, message
 
-    return Topology(
-        name=str(top.get("name") or path.stem),
-        path=path,
-        postgres=servers["postgres"],
-        rabbitmq=servers["rabbitmq"],
-        toxiproxy_env=tox_env,
-        toxiproxy_port=tox_port,
-        services=services,
-        edges=tuple(edges),
-        events=tuple(events),
-    )
+
+def _check_references(doc: TopologyFile) -> None:
+    services = doc.services
+    taken: dict[int, str] = {}
+    for name, service in services.items():
+        if service.port in taken:
+            raise _Invalid(
+                ("services", name, "port"),
+                f"port {service.port} is already taken by {taken[service.port]!r}",
+            )
+        taken[service.port] = name
+    seen: set[tuple[str, str]] = set()
+    for i, edge in enumerate(doc.edges or ()):
+        _check_edge(services, ("edges", i), edge)
+        if (edge.source, edge.target) in seen:
+            raise _Invalid(("edges", i), f"repeats '{edge.source}->{edge.target}'")
+        seen.add((edge.source, edge.target))
+    for name, service in services.items():
+        if service.database and (name, "postgres") not in seen:
+            raise _Invalid(("services", name), "has a database but no edge to postgres")
+    for i, event in enumerate(doc.events or ()):
+        for j, who in enumerate([event.producer, *(event.consumers or ())]):
+            if who not in services:
+                where = ("events", i, "producer") if j == 0 else ("events", i, "consumers", j - 1)
+                raise _Invalid(where, f"unknown service {who!r}")
+
+
+def _check_edge(services: dict[str, ServiceEntry], at: tuple[str, int], edge: EdgeEntry) -> None:
+    if edge.source not in services:
+        raise _Invalid((*at, "from"), f"unknown service {edge.source!r}")
+    if edge.kind == "http" and edge.target not in services:
+        raise _Invalid((*at, "to"), f"unknown service {edge.target!r}")
+    if edge.kind != "http" and edge.target != edge.kind:
+        raise _Invalid((*at, "to"), f"an edge of kind {edge.kind} goes to {edge.kind!r}")
+    if edge.kind == "postgres" and services[edge.source].database is None:
+        raise _Invalid((*at, "from"), f"service {edge.source!r} has no database")
+
+
+# -- one line per problem ------------------------------------------------------------------------
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "missing":
+        return "is missing"
+    if error["type"] == "extra_forbidden":
+        return "is not a known field"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool | None):
+        message += f", got {value!r}"
+    return message
+
+
+def _describe(path: Path, node: yaml.Node | None, loc: tuple[str | int, ...], what: str) -> str:
+    """`topology file <path>: <field path>: <what> (line N)`."""
+    field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    line = _line(node, loc)
+    where = f" (line {line})" if line else ""
+    return f"topology file {path}: {field_path or 'the document'}: {what}{where}"
+
+
+def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the deepest YAML node `loc` reaches (the parent of a missing field)."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value if k.value == part]
+            if not found:
+                break
+            node = found[0][1] if not isinstance(found[0][1], yaml.ScalarNode) else found[0][0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+    return node.start_mark.line + 1 if node is not None else None

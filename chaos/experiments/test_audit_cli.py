@@ -8,9 +8,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chaos.cli import audit
 from chaos.experiments import compensation
 from chaos.experiments.catalog import Weakening
+from faultline.commands.chaos import audit
 
 pytestmark = pytest.mark.chaos
 

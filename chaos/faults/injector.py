@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from chaos.faults.toxics import Toxic
-from chaos.toxiproxy.client import ToxiproxyClient, ToxiproxyError
 from harness.errors import UserError
+from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 if TYPE_CHECKING:
     from harness.stack import Stack

@@ -1,15 +1,19 @@
-"""`faultline toxiproxy`: the embedded Toxiproxy-compatible server in the foreground."""
+"""The embedded Toxiproxy-compatible server in the foreground, as a program of its own:
+`python -m chaos.toxiproxy` (the stack starts it so) and `faultline toxiproxy`.
+
+It needs nothing else of faultline: a bad address is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Annotated
 
 import typer
 
-from chaos.toxiproxy.server import bind_api, serve
-from harness.errors import UserError
+USAGE_ERROR = 2
 
 
 def toxiproxy(
@@ -25,11 +29,14 @@ def toxiproxy(
     ] = None,
 ) -> None:
     """Serve Toxiproxy's HTTP API and proxies until SIGINT or SIGTERM."""
+    from chaos.toxiproxy.server import bind_api, serve
+
     try:
         sock = bind_api(host, port)
     except (OSError, OverflowError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+        print(f"faultline: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        raise typer.Exit(USAGE_ERROR) from None
 
     def ready(url: str) -> None:
         print(f"listening on {url}", flush=True)
@@ -42,3 +49,9 @@ def toxiproxy(
         await serve(seed=seed, ready=ready, stop=stop, sock=sock)
 
     asyncio.run(main())
+
+
+def main() -> None:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(toxiproxy)
+    app(prog_name="python -m chaos.toxiproxy")

@@ -11,10 +11,9 @@ an audit that reused the saga's state machine would agree with any bug in it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
+
+from harness.aio import run_sync
 
 from .checks import (
     audit,
@@ -85,8 +84,6 @@ __all__ = [
     "wait_quiet_stack",
 ]
 
-T = TypeVar("T")
-
 
 async def run_audit(
     sources: Sources, *, deadline_s: float = QUIET_TIMEOUT_S, wait: bool = True
@@ -106,7 +103,7 @@ def audit_stack(
     stack: Stack, *, timeout: float = QUIET_TIMEOUT_S, wait: bool = True
 ) -> AuditReport:
     """Synchronous entry point for tests, experiments and the CLI."""
-    return _run_sync(run_audit(Sources.from_stack(stack), deadline_s=timeout, wait=wait))
+    return run_sync(run_audit(Sources.from_stack(stack), deadline_s=timeout, wait=wait))
 
 
 def wait_quiet_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> bool:
@@ -116,12 +113,12 @@ def wait_quiet_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> bool:
         quiet, _ = await wait_quiet(Sources.from_stack(stack), timeout)
         return quiet
 
-    return _run_sync(go())
+    return run_sync(go())
 
 
 def activity_stack(stack: Stack) -> Activity:
     """One look at what is still moving in the stack (see `Activity.moving`)."""
-    return _run_sync(activity(Sources.from_stack(stack)))
+    return run_sync(activity(Sources.from_stack(stack)))
 
 
 def snapshot_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> Snapshot:
@@ -132,14 +129,4 @@ def snapshot_stack(stack: Stack, *, timeout: float = QUIET_TIMEOUT_S) -> Snapsho
         await wait_quiet(sources, timeout)
         return await read_snapshot(sources)
 
-    return _run_sync(go())
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Called from inside an event loop (an async test): run in a thread with its own loop.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return run_sync(go())

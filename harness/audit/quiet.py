@@ -13,7 +13,6 @@ messages is checked too.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
@@ -21,6 +20,8 @@ from urllib.parse import quote, unquote, urlsplit
 import aio_pika
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from harness import polling
 
 from .readers import Databases, Sources, connect
 
@@ -277,15 +278,17 @@ async def wait_quiet(
     Returns (True, last look) once quiet, or (False, last look) at the deadline: the last look
     then names what is still moving.
     """
-    deadline = time.monotonic() + deadline_s
-    previous: Activity | None = None
+    looks: list[Activity] = []  # the last two
     async with httpx.AsyncClient() as client:
         management = Management(sources, client)
-        while True:
-            now = await _activity(sources, client, management)
-            if now.idle and previous is not None and previous.same_progress(now):
-                return True, now
-            if time.monotonic() >= deadline:
-                return False, now
-            previous = now if now.idle else None
-            await asyncio.sleep(_POLL_S)
+
+        async def settled() -> bool:
+            looks.append(await _activity(sources, client, management))
+            del looks[:-2]
+            if len(looks) < 2:
+                return False
+            before, now = looks
+            return before.idle and now.idle and before.same_progress(now)
+
+        quiet = await polling.until_async(settled, within=deadline_s, interval=_POLL_S)
+    return quiet, looks[-1]

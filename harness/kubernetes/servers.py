@@ -8,7 +8,6 @@ from typing import Any
 
 from harness import compose
 from harness.errors import UserError
-from harness.infra import through
 from harness.kubernetes.objects import (
     COMPONENT,
     NAMESPACE,
@@ -21,6 +20,7 @@ from harness.kubernetes.objects import (
     selector,
 )
 from harness.topology import Topology
+from harness.urls import amqp_through, service_url
 
 # Demo credentials, committed on purpose: the demo overlay must apply as is. Anything shared
 # gets its own with `faultline kubernetes --secrets`.
@@ -42,12 +42,10 @@ def secret_documents(
         for edge in topology.edges_from(service.name):
             host, port = edge_service(edge), edge_port(topology, edge)
             if edge.kind == "postgres":
-                path = f"/faultline_{service.database}"
-                data[edge.env_var] = through(
-                    postgres_url, host, port, scheme="postgresql+psycopg", path=path
-                )
+                database = f"faultline_{service.database}"
+                data[edge.env_var] = service_url(postgres_url, database, host=host, port=port)
             elif edge.kind == "rabbitmq":
-                data[edge.env_var] = through(rabbitmq_url, host, port)
+                data[edge.env_var] = amqp_through(rabbitmq_url, host, port)
         if service.public:
             data["SVC_JWT_SECRET"] = jwt_secret
         if not data:

@@ -23,7 +23,7 @@ def faultline(*args: str, home: Path, timeout: float = 120) -> subprocess.Comple
     env = {**os.environ, "FAULTLINE_HOME": str(home)}
     env.pop("TOXIPROXY_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "faultline", *args],
         cwd=home.parent,
         env=env,
         capture_output=True,
@@ -82,7 +82,7 @@ def test_up_in_the_foreground_tears_down_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
     env["FAULTLINE_HOME"] = str(home)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--ports", "auto"],
+        [sys.executable, "-m", "faultline", "up", "--ports", "auto"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

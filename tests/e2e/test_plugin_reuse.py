@@ -17,7 +17,8 @@ USER_TEST = textwrap.dedent(
     def test_through_the_fixtures(faultline_stack, gateway_client, toxiproxy):
         assert gateway_client.get("/api/facilities").status_code == 200
         assert "gateway->bookings" in toxiproxy.proxies()
-        toxiproxy.add_toxic("gateway->bookings", "latency", {"latency": 1})
+        proxy = toxiproxy.get_proxy("gateway->bookings")
+        proxy.add_toxic(type="latency", attributes={"latency": 1})
     """
 )
 

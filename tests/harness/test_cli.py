@@ -20,7 +20,7 @@ def faultline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
     full_env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
     full_env.update(FAULTLINE_HOME=str(cwd / ".faultline"), **env)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "faultline", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -79,6 +79,20 @@ def test_missing_topology_file_exit_2(tmp_path):
     result = faultline("up", "--topology", str(tmp_path / "nope.yaml"), cwd=tmp_path)
     assert result.returncode == 2
     assert "cannot read topology file" in one_line_error(result)
+
+
+def test_bad_topology_file_is_one_line_naming_file_field_and_line_exit_2(tmp_path):
+    text = (ROOT / "system_under_test" / "topology.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("kind: rabbitmq}", "kind: amqp}", 1))
+    line = next(n for n, row in enumerate(bad.read_text().splitlines(), 1) if "kind: amqp}" in row)
+    result = faultline("up", "--detach", "--topology", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert error.startswith(f"faultline: topology file {bad}: edges[")
+    assert "].kind: Input should be 'http', 'postgres' or 'rabbitmq', got 'amqp'" in error
+    assert error.endswith(f"(line {line})")
+    assert not (tmp_path / ".faultline" / "stack.json").exists()
 
 
 def test_status_and_down_with_nothing_running(tmp_path):

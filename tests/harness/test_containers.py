@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from harness import compose, containers, infra
+from harness import compose, containers, urls
 from harness.booking_flow import BookingFlow
 from harness.errors import UserError
 from harness.stack import Stack
@@ -75,7 +75,7 @@ def test_the_stack_is_pointed_at_the_containers_by_the_topologys_own_variables(t
     assert env["FAULTLINE_RABBITMQ_URL"] == "amqp://faultline:pw@localhost:49154/"
     assert env["SUITE_TOXIPROXY"] == "http://127.0.0.1:28474"
     # The stack reads them the way it reads any server URL.
-    assert infra.host_port(env["SUITE_PG"], 5432) == ("localhost", 49153)
+    assert urls.address(env["SUITE_PG"], 5432) == ("localhost", 49153)
     assert topo.postgres.url(env) == env["SUITE_PG"]
 
 
@@ -109,7 +109,7 @@ def test_down_removes_nothing_without_a_record_and_refuses_an_unreadable_one(tmp
 def test_without_docker_up_says_so_in_one_line_and_exits_2(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAULTLINE_", "TOXIPROXY"))}
     result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "up", "--backend", "testcontainers"],
+        [sys.executable, "-m", "faultline", "up", "--backend", "testcontainers"],
         cwd=tmp_path,
         env={**env, "FAULTLINE_HOME": str(tmp_path / ".faultline")},
         capture_output=True,

@@ -9,7 +9,7 @@ import aio_pika
 import psycopg
 import pytest
 
-from harness import infra
+from harness import infra, urls
 from harness.errors import UserError
 from harness.processes import free_port
 from harness.topology import load_topology
@@ -48,25 +48,35 @@ def test_unreachable_rabbitmq_names_the_variable_the_url_and_the_remedy():
 
 def test_url_rewriting_keeps_credentials_and_swaps_the_address():
     url = "amqp://guest:secret@10.0.0.1:5672/vhost"
-    assert infra.through(url, "127.0.0.1", 4000) == "amqp://guest:secret@127.0.0.1:4000/vhost"
-    pg = infra.through(
-        "postgresql://postgres@db:5432/postgres",
-        "127.0.0.1",
-        4001,
-        scheme="postgresql+psycopg",
-        path="/fl_x_users",
+    assert urls.amqp_through(url, "127.0.0.1", 4000) == "amqp://guest:secret@127.0.0.1:4000/vhost"
+    # The default vhost "/" is written %2F and must stay so.
+    assert urls.amqp_through("amqp://u:p@h:1/%2F", "x", 2) == "amqp://u:p@x:2/%2F"
+    pg = urls.service_url(
+        "postgresql://postgres@db:5432/postgres?sslmode=disable",
+        "fl_x_users",
+        host="127.0.0.1",
+        port=4001,
     )
-    assert pg == "postgresql+psycopg://postgres@127.0.0.1:4001/fl_x_users"
-    assert infra.libpq_url("postgresql+psycopg://u@h/d") == "postgresql://u@h/d"
-    assert infra.host_port("amqp://guest:guest@rabbit/", 5672) == ("rabbit", 5672)
+    assert pg == "postgresql+psycopg://postgres@127.0.0.1:4001/fl_x_users?sslmode=disable"
+    assert urls.libpq_url("postgresql+psycopg://u@h/d") == "postgresql://u@h/d"
+    assert (
+        urls.libpq_url("postgresql://u:p%40ss@h:5/d", "other") == "postgresql://u:p%40ss@h:5/other"
+    )
+    assert urls.service_url("postgresql://u@h/postgres", "x") == "postgresql+psycopg://u@h/x"
+    assert urls.address("amqp://guest:guest@rabbit/", 5672) == ("rabbit", 5672)
+
+
+def test_a_malformed_postgres_url_is_a_user_error():
+    with pytest.raises(UserError, match="invalid PostgreSQL URL"):
+        urls.libpq_url("not a url")
 
 
 def test_drop_databases_removes_them_even_with_sessions_attached():
     url = TOPO.postgres.url()
     name = f"fl_t_{secrets.token_hex(6)}"
-    with psycopg.connect(infra.libpq_url(url), autocommit=True) as admin:
+    with psycopg.connect(urls.libpq_url(url), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    held = psycopg.connect(infra.with_database(url, name))
+    held = psycopg.connect(urls.libpq_url(url, name))
     try:
         assert infra.existing_databases(url, name) == [name]
         infra.drop_databases(url, [name, f"{name}_never_created"])

@@ -321,7 +321,7 @@ def faultline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FAULTLINE_")}
     full_env.update(FAULTLINE_HOME=str(cwd / ".faultline"), **env)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "faultline", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

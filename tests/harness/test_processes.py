@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 
 import pytest
 
-from harness import processes
+from harness import polling, processes
 from harness.errors import UserError
 from harness.state import ProxyState, ServiceState, StackState, read_state, write_state
 
@@ -23,9 +24,7 @@ IGNORES_TERM = (
 def _spawn(code: str, tmp_path):
     log = tmp_path / "logs" / "child.log"
     proc = processes.spawn([sys.executable, "-c", code], {"PATH": "/usr/bin:/bin"}, log)
-    deadline = time.monotonic() + 10
-    while "up" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert polling.until(lambda: "up" in log.read_text(), within=10, interval=0.02)
     return proc, log
 
 
@@ -107,3 +106,28 @@ def test_corrupt_state_file_is_a_user_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(UserError, match="remove it and retry"):
         read_state(path)
+
+
+def test_a_state_file_with_a_wrong_field_names_it(tmp_path):
+    path = tmp_path / "stack.json"
+    write_state(_state("cccc"), path)
+    path.write_text(path.read_text().replace('"port": 8080', '"port": "eighty"'))
+    with pytest.raises(UserError, match=r"services\.gateway\.port: .*remove it and retry"):
+        read_state(path)
+
+
+LEAVES_THE_GROUP = (
+    "import os, subprocess, sys, time;"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+    " start_new_session=True);"
+    "print('up', child.pid, flush=True); time.sleep(60)"
+)
+
+
+def test_terminate_reaches_a_child_that_left_the_process_group(tmp_path):
+    proc, log = _spawn(LEAVES_THE_GROUP, tmp_path)
+    grandchild = int(log.read_text().split()[1])
+    assert os.getpgid(grandchild) != os.getpgid(proc.pid)
+    processes.terminate([proc.pid], grace=2)
+    assert not processes.alive(proc.pid)
+    assert not processes.alive(grandchild)

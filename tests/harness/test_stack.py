@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 import yaml
 
-from harness import infra, processes
+from harness import infra, processes, urls
 from harness.stack import Stack, StackError
 from harness.topology import DEFAULT_TOPOLOGY, load_topology
 
@@ -38,7 +39,7 @@ def test_every_edge_goes_through_its_proxy(faultline_stack: Stack):
 
 
 def test_direct_database_url_reaches_the_service_database(faultline_stack: Stack):
-    url = infra.libpq_url(faultline_stack.database_url("payments"))
+    url = urls.libpq_url(faultline_stack.database_url("payments"))
     assert f"/fl_{faultline_stack.run_id}_payments" in url
     with psycopg.connect(url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
@@ -124,8 +125,7 @@ def test_service_env_overrides_reach_the_process(faultline_stack_factory):
     assert "--seed 7" in processes.cmdline(stack.state.toxiproxy_pid)
 
     def environ(service: str) -> dict[str, str]:
-        raw = Path(f"/proc/{stack.pid(service)}/environ").read_bytes().split(b"\0")
-        return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+        return psutil.Process(stack.pid(service)).environ()
 
     assert environ("bookings")["SVC_COMPENSATION"] == "false"
     assert "SVC_COMPENSATION" not in environ("payments")
@@ -133,24 +133,35 @@ def test_service_env_overrides_reach_the_process(faultline_stack_factory):
     assert stack.is_ready("gateway")
 
 
-def test_toxiproxy_fixture_injects_latency_on_an_edge(faultline_stack: Stack, toxiproxy):
-    assert toxiproxy.is_embedded()
-    listen = toxiproxy.proxy("gateway->facilities")["listen"]
-    toxiproxy.add_toxic("gateway->facilities", "latency", {"latency": 300})
+def test_toxiproxy_fixture_is_toxiproxy_python_on_the_stacks_server(
+    faultline_stack: Stack, toxiproxy
+):
+    from toxiproxy import Toxiproxy
+
+    assert isinstance(toxiproxy, Toxiproxy)
+    proxy = toxiproxy.get_proxy("gateway->facilities")
+    assert set(toxiproxy.proxies()) == set(faultline_stack.state.proxies)
+    proxy.add_toxic(type="latency", attributes={"latency": 300})
     t0 = time.monotonic()
-    assert httpx.get(f"http://{listen}/health", timeout=5).status_code == 200
+    assert httpx.get(f"http://{proxy.listen}/health", timeout=5).status_code == 200
     assert time.monotonic() - t0 >= 0.3
 
 
+def test_toxiproxy_client_fixture_knows_the_embedded_server(toxiproxy_client):
+    assert toxiproxy_client.is_embedded()
+    toxiproxy_client.add_toxic("bookings->payments", "http_error", {"status": 503})
+
+
 def test_reset_removes_every_toxic_and_reenables_proxies(faultline_stack: Stack):
-    from harness.pytest_plugin import reset_toxics
+    from harness.toxiproxy import ToxiproxyClient
 
     api = faultline_stack.toxiproxy_url
     httpx.post(
         f"{api}/proxies/bookings->payments/toxics", json={"type": "latency", "attributes": {}}
     ).raise_for_status()
     httpx.post(f"{api}/proxies/users->postgres", json={"enabled": False}).raise_for_status()
-    reset_toxics(api)
+    with ToxiproxyClient(api) as client:
+        client.reset()
     listed = httpx.get(f"{api}/proxies").json()
     assert all(p["toxics"] == [] and p["enabled"] for p in listed.values())
 
@@ -167,18 +178,20 @@ def _users_only_topology(tmp_path: Path) -> Path:
 
 
 def test_a_toxiproxy_named_by_url_is_used_and_only_our_proxies_removed(tmp_path, monkeypatch):
-    from harness import proxy_server
+    from harness.embedded_toxiproxy import start_embedded
+    from harness.toxiproxy import ToxiproxyClient, answers
 
     monkeypatch.setenv("FAULTLINE_HOME", str(tmp_path / "home"))
-    server, url = proxy_server.start_embedded(processes.free_port(), tmp_path / "tp.log")
+    server, url = start_embedded(processes.free_port(), tmp_path / "tp.log")
+    client = ToxiproxyClient(url)
     try:
         foreign = {"name": "someone-else", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:9"}
-        proxy_server.populate(url, [foreign])
+        client.populate([foreign])
         monkeypatch.setenv("TOXIPROXY_URL", url)
         stack = Stack(_users_only_topology(tmp_path), ports="auto", state_file=tmp_path / "s.json")
         with stack:
             assert stack.toxiproxy_url == url and not stack.toxiproxy_embedded
-            assert set(proxy_server.list_proxies(url)) == {
+            assert set(client.proxies()) == {
                 "someone-else",
                 "users->postgres",
                 "users->rabbitmq",
@@ -188,12 +201,13 @@ def test_a_toxiproxy_named_by_url_is_used_and_only_our_proxies_removed(tmp_path,
             )
             assert resp.status_code == 201, resp.text
             database = stack.database_name("users")
-        assert set(proxy_server.list_proxies(url)) == {"someone-else"}
-        assert proxy_server.answers(url)
+        assert set(client.proxies()) == {"someone-else"}
+        assert answers(url)
         assert (
-            infra.existing_databases(infra.libpq_url(stack.topology.postgres.url()), database) == []
+            infra.existing_databases(urls.libpq_url(stack.topology.postgres.url()), database) == []
         )
     finally:
+        client.close()
         processes.terminate([server.pid])
         server.wait(5)
 

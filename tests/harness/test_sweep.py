@@ -19,7 +19,7 @@ import aio_pika
 import psycopg
 import pytest
 
-from harness import infra, processes, sweep
+from harness import infra, processes, sweep, urls
 from harness.state import StackState, write_state
 from harness.topology import load_topology
 from system_under_test.common.messaging import queue_names
@@ -70,7 +70,7 @@ def dead_run() -> Iterator[FakeRun]:
     run = FakeRun(
         namespace, [f"{namespace}_users", f"{namespace}_notifications"], exchanges, queues
     )
-    with psycopg.connect(infra.libpq_url(PG), autocommit=True) as admin:
+    with psycopg.connect(urls.libpq_url(PG), autocommit=True) as admin:
         for name in run.databases:
             admin.execute(f'CREATE DATABASE "{name}"')
     asyncio.run(_declare(run))
@@ -119,7 +119,7 @@ def test_a_dead_runs_databases_and_broker_objects_are_removed(
 def test_a_session_on_any_of_its_databases_keeps_a_run_alive(
     dead_run: FakeRun, tmp_path: Path
 ) -> None:
-    with psycopg.connect(infra.with_database(PG, dead_run.databases[1])):
+    with psycopg.connect(urls.libpq_url(PG, dead_run.databases[1])):
         report = sweep.sweep(TOPO, only=[dead_run.namespace], root=tmp_path, **NOW)
     (run,) = report.runs
     assert run.alive_because == ["1 sessions on its databases"]
@@ -164,7 +164,7 @@ def test_a_run_that_comes_alive_after_the_verdict_keeps_what_it_uses(dead_run: F
             await queue.consume(_ignore)
             await asyncio.to_thread(sweep.remove, TOPO, run)
 
-    with psycopg.connect(infra.with_database(PG, in_use_db)):
+    with psycopg.connect(urls.libpq_url(PG, in_use_db)):
         asyncio.run(attach_and_remove())
 
     assert infra.existing_databases(PG, dead_run.namespace) == [in_use_db]
@@ -277,7 +277,7 @@ def test_a_live_stack_is_never_swept_and_its_orphaned_remains_are(tmp_path: Path
 
 def _faultline(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "faultline", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "FAULTLINE_HOME": str(home)},

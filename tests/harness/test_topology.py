@@ -82,48 +82,80 @@ def _edges(raw, *extra):
     raw["edges"] = [*raw["edges"], *extra]
 
 
+def _rename(mapping: dict, old: str, new: str) -> None:
+    mapping[new] = mapping.pop(old)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda r: r.pop("services"), "missing 'services'"),
-        (lambda r: r["services"]["users"].pop("app"), "service 'users' is missing 'app'"),
-        (lambda r: r["services"]["users"].update(port=8080), "already taken by 'gateway'"),
-        (lambda r: r["services"]["users"].update(port="x"), "must be a port number"),
-        (lambda r: r["services"]["users"].update(app="nocolon"), "package.module:attribute"),
+        (lambda r: r.pop("services"), "services: is missing"),
+        (lambda r: r["services"]["users"].pop("app"), "services.users.app: is missing"),
+        (
+            lambda r: r["services"]["users"].update(port=8080),
+            "services.users.port: port 8080 is already taken by 'gateway'",
+        ),
+        (
+            lambda r: r["services"]["users"].update(port="x"),
+            "services.users.port: must be a port number (1-65535), got 'x'",
+        ),
+        (
+            lambda r: r["services"]["users"].update(app="nocolon"),
+            "services.users.app: must look like 'package.module:attribute', got 'nocolon'",
+        ),
+        (
+            lambda r: _rename(r["services"]["users"], "port", "prot"),
+            "services.users.prot: is not a known field",
+        ),
+        (lambda r: _rename(r["services"], "users", "Users"), "lower-case letters"),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "ghost", "kind": "http"}),
-            "unknown service 'ghost'",
+            "edges[14].to: unknown service 'ghost'",
         ),
         (
             lambda r: _edges(r, {"from": "users", "to": "users", "kind": "grpc"}),
-            "kind 'grpc'",
+            "edges[14].kind: Input should be 'http', 'postgres' or 'rabbitmq', got 'grpc'",
         ),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "postgres", "kind": "postgres"}),
-            "service 'gateway' has no database",
+            "edges[14].from: service 'gateway' has no database",
         ),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "users", "kind": "http"}),
-            "repeats 'gateway->users'",
+            "edges[14]: repeats 'gateway->users'",
         ),
         (
             lambda r: r["edges"].remove({"from": "users", "to": "postgres", "kind": "postgres"}),
-            "has a database but no edge to postgres",
+            "services.users: has a database but no edge to postgres",
         ),
         (
             lambda r: r["events"].append({"name": "x", "producer": "nobody"}),
-            "unknown service 'nobody'",
+            "].producer: unknown service 'nobody'",
         ),
-        (lambda r: r["infrastructure"].pop("rabbitmq"), "missing 'rabbitmq'"),
+        (lambda r: r["infrastructure"].pop("rabbitmq"), "infrastructure.rabbitmq: is missing"),
     ],
 )
-def test_bad_topology_is_a_user_error_naming_the_file_and_the_problem(tmp_path, mutate, message):
+def test_bad_topology_is_a_user_error_naming_the_file_the_field_and_the_problem(
+    tmp_path, mutate, message
+):
     path = _write(tmp_path, mutate)
     with pytest.raises(UserError) as info:
         load_topology(path)
-    assert str(path) in str(info.value)
+    assert str(info.value).startswith(f"topology file {path}: ")
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_the_line_of_the_bad_field_is_named(tmp_path):
+    text = DEFAULT_TOPOLOGY.read_text()
+    path = tmp_path / "topology.yaml"
+    path.write_text(text.replace("port: 8083", "port: 80830"))
+    line = text.splitlines().index("    port: 8083") + 1
+    with pytest.raises(UserError) as info:
+        load_topology(path)
+    assert str(info.value).endswith(
+        f"services.payments.port: must be a port number (1-65535), got 80830 (line {line})"
+    )
 
 
 def test_missing_and_malformed_files_are_user_errors(tmp_path):
@@ -135,5 +167,5 @@ def test_missing_and_malformed_files_are_user_errors(tmp_path):
         load_topology(bad)
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("just a string\n")
-    with pytest.raises(UserError, match="the document must be a mapping"):
+    with pytest.raises(UserError, match="the document: Input should be a valid dictionary"):
         load_topology(scalar)

@@ -19,7 +19,8 @@ import httpx
 import pytest
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
+from chaos.toxiproxy import EmbeddedToxiproxy
+from harness.toxiproxy import ToxiproxyClient
 
 
 class _Echo(socketserver.BaseRequestHandler):

@@ -1,4 +1,5 @@
-"""`faultline toxiproxy` as a user runs it: one line when ready, clean exit on a signal."""
+"""The embedded server as a program, `python -m chaos.toxiproxy` (how the stack starts it) and
+`faultline toxiproxy`: one line when ready, clean exit on a signal."""
 
 from __future__ import annotations
 
@@ -12,13 +13,24 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-COMMAND = [sys.executable, "-m", "harness.cli", "toxiproxy", "--port", "0"]
+PROGRAMS = {
+    "module": [sys.executable, "-m", "chaos.toxiproxy"],
+    "faultline": [sys.executable, "-m", "faultline", "toxiproxy"],
+}
+
+
+@pytest.fixture(params=list(PROGRAMS))
+def program(request) -> list[str]:
+    return PROGRAMS[request.param]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serves_until_a_signal_then_exits_0(sig, echo):
+def test_serves_until_a_signal_then_exits_0(sig, echo, program):
     proc = subprocess.Popen(
-        [*COMMAND, "--seed", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*program, "--port", "0", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
@@ -39,14 +51,14 @@ def test_serves_until_a_signal_then_exits_0(sig, echo):
         proc.wait()
 
 
-def test_a_busy_port_is_one_line_and_exit_2():
+def test_a_busy_port_is_one_line_and_exit_2(program):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
     try:
         done = subprocess.run(
-            [*COMMAND[:-1], str(port)], capture_output=True, text=True, timeout=30
+            [*program, "--port", str(port)], capture_output=True, text=True, timeout=30
         )
     finally:
         taken.close()

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
+from chaos.toxiproxy import EmbeddedToxiproxy
+from harness.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
 

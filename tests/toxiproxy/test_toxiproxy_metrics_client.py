@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,9 @@ from random import Random
 import httpx
 import pytest
 
-from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
+from chaos.toxiproxy import EmbeddedToxiproxy
 from chaos.toxiproxy.toxics.slicer import slice_offsets
+from harness.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,8 @@
-"""A small synchronous client of Toxiproxy's HTTP API, for a real server or the embedded one.
+"""The one client of a Toxiproxy server: the real Toxiproxy 2.x or faultline's embedded one.
 
-It speaks only HTTP: nothing of the server is imported, so it works the same against both.
+It speaks only the documented HTTP API (nothing of the embedded server is imported), so the
+stack, the fault API and `faultline status` work the same against both. The embedded server's
+extensions (HTTP-level toxics) are detected by asking it, never assumed.
 """
 
 from __future__ import annotations
@@ -10,19 +12,30 @@ from urllib.parse import quote
 
 import httpx
 
+from harness.errors import UserError
+
 # Toxic types only faultline's embedded server knows (its `GET /faultline` lists them too).
 EXTENSION_TOXIC_TYPES = frozenset({"http_error", "http_latency"})
 # A route only the embedded server has; a real Toxiproxy answers it 404.
 IDENTITY_PATH = "/faultline"
 
 
-class ToxiproxyError(Exception):
-    """The server refused a call; `status` and `message` are what it answered."""
+class ToxiproxyError(UserError):
+    """The server refused a call or did not answer; `status` and `message` say what it
+    answered (`status` 0: no answer at all)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(f"{message} (HTTP {status})" if status else message)
         self.message = message
         self.status = status
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """True when a Toxiproxy API answers at `url`."""
+    try:
+        return httpx.get(f"{url.rstrip('/')}/version", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class ToxiproxyClient:
@@ -77,6 +90,7 @@ class ToxiproxyClient:
         return self._embedded
 
     def reset(self) -> None:
+        """Remove every toxic and re-enable every proxy."""
         self._call("POST", "/reset")
 
     # ---- proxies -----------------------------------------------------------------------
@@ -93,13 +107,18 @@ class ToxiproxyClient:
         return dict(self._call("POST", "/proxies", body).json())
 
     def populate(self, proxies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return list(self._call("POST", "/populate", proxies).json()["proxies"])
+        """Create (or replace) proxies; returns them with the addresses really bound."""
+        return list(self._call("POST", "/populate", proxies).json()["proxies"] or [])
 
     def update_proxy(self, name: str, **fields: Any) -> dict[str, Any]:
         return dict(self._call("PATCH", f"/proxies/{self._path(name)}", fields).json())
 
-    def delete_proxy(self, name: str) -> None:
-        self._call("DELETE", f"/proxies/{self._path(name)}")
+    def delete_proxy(self, name: str, *, missing_ok: bool = False) -> None:
+        try:
+            self._call("DELETE", f"/proxies/{self._path(name)}")
+        except ToxiproxyError as exc:
+            if not (missing_ok and exc.status == 404):
+                raise
 
     # ---- toxics ------------------------------------------------------------------------
     def toxics(self, proxy: str) -> list[dict[str, Any]]:

@@ -1,40 +1,30 @@
-"""`faultline contracts` and `faultline fuzz`: each layer run as CI would, with a summary.
-
-Registered by the root command line (`harness/cli.py`):
-    app.command("contracts")(contracts)
-    app.command("fuzz")(fuzz)
-"""
+"""The contract commands: `contracts` (pacts made and verified) and `fuzz` (`st run` against
+every service), each run as CI would, with a summary."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from harness.errors import UserError
+from faultline.console import err, out
+from faultline.options import ReportDirOption
+from harness import extras
 
-ROOT = Path(__file__).resolve().parent.parent
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ReportDir = Annotated[
-    Path,
-    typer.Option("--report-dir", help="Where the JUnit XML reports are written.", file_okay=False),
-]
+app = typer.Typer()
+EXTRA = "contracts"
 
 
+@app.command()
 def contracts(
-    report_dir: ReportDir = Path("reports"),
+    report_dir: ReportDirOption = Path("reports"),
     publish: Annotated[
         bool,
         typer.Option(
@@ -48,7 +38,9 @@ def contracts(
     the pacts are published between the two steps, providers verify what the broker holds
     (and publish their results), and can-i-deploy decides the exit code.
     """
+    extras.require(EXTRA, "faultline contracts")
     from contracts.broker import BrokerConfig, broker_commands
+    from contracts.campaign import verified_pairs
     from contracts.coverage import missing_contracts
     from contracts.pactfiles import PACT_DIR, load_pacts
     from contracts.provider.verify import RESULTS_ENV
@@ -73,7 +65,7 @@ def contracts(
                 _run_broker_command(publish_argv)
                 providers = _pytest(report_dir / "contracts-providers.xml", env, "provider")
                 outcomes.append(("providers", providers))
-        verified = _verified_pairs(Path(results_dir))
+        verified = verified_pairs(Path(results_dir))
     _print_pacts(load_pacts(PACT_DIR), verified)
     missing = missing_contracts(load_topology())
     for line in missing:
@@ -91,29 +83,11 @@ def contracts(
         raise typer.Exit(1)
 
 
-def _pytest(junit: Path, env: dict[str, str], *parts: str) -> subprocess.CompletedProcess[str]:
-    """The contract tests (all, or those at contracts/<part>), as CI runs them."""
-    where = [str(ROOT / "contracts" / part) for part in parts]
+def _pytest(junit: Path, env: Mapping[str, str], *parts: str) -> subprocess.CompletedProcess[str]:
+    from contracts.campaign import run_contract_tests
+
     with err.status(f"pytest {' '.join(parts) or 'contracts'}…"):
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-m",
-                "contract",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                f"--junitxml={junit}",
-                *(where or [str(ROOT / "contracts")]),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return run_contract_tests(junit, env, *parts)
 
 
 def _print_pacts(pacts, verified: dict[tuple[str, str], tuple[int, int]]) -> None:
@@ -129,27 +103,15 @@ def _print_pacts(pacts, verified: dict[tuple[str, str], tuple[int, int]]) -> Non
     out.print(table)
 
 
-def _verified_pairs(directory: Path) -> dict[tuple[str, str], tuple[int, int]]:
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for path in directory.glob("*.json"):
-        for row in json.loads(path.read_text(encoding="utf-8")):
-            counts[(row["consumer"], row["provider"])][0 if row["ok"] else 1] += 1
-    return {pair: (ok, failed) for pair, (ok, failed) in counts.items()}
-
-
 def _run_broker_command(argv: list[str]) -> None:
-    from contracts.broker import pact_cli
+    from contracts.campaign import run_broker_command
 
-    if pact_cli() is None:
-        raise UserError(
-            "PACT_BROKER_BASE_URL is set but the `pact` command line is missing: "
-            "`pip install pact-python-cli` (see docs/contracts.md)"
-        )
     out.print(f"$ {' '.join(argv)}")
-    if subprocess.run(argv, check=False).returncode != 0:
+    if run_broker_command(argv) != 0:
         raise typer.Exit(1)
 
 
+@app.command()
 def fuzz(
     service: Annotated[
         list[str] | None,
@@ -162,11 +124,12 @@ def fuzz(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: schemathesis.toml's).")] = None,
-    report_dir: ReportDir = Path("reports"),
+    report_dir: ReportDirOption = Path("reports"),
 ) -> None:
     """`st run <openapi url>` against every service of the stack (the one `faultline up`
     started, or a new one for the run), from the repository root so that it reads
     `schemathesis.toml`: the verdict a user gets from a plain `st run`."""
+    extras.require(EXTRA, "faultline fuzz")
     from contracts.fuzzing.command import junit_options, run_st
     from harness.stack import Stack
     from harness.state import home

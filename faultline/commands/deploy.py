@@ -8,10 +8,14 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import TopologyOption, err, out
+from faultline.console import err, out
+from faultline.options import TopologyOption
 from harness.errors import UserError
 
+app = typer.Typer()
 
+
+@app.command()
 def kubernetes(
     topology: TopologyOption = None,
     output_dir: Annotated[

@@ -1,4 +1,5 @@
-"""`faultline audit` and `faultline matrix`: Typer command functions (registered in harness.cli)."""
+"""The chaos commands: `audit` (nothing lost, duplicated or stuck?) and `matrix` (every edge by
+every fault kind)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from faultline.console import out
 from harness.errors import UserError
 
-out = Console(highlight=False, soft_wrap=True)
+app = typer.Typer()
 VERDICT_STYLE = {"tolerated": "green", "degraded": "yellow", "violation": "bold red"}
 
 
+@app.command()
 def audit(
     state_file: Path | None = typer.Option(
         None, "--state-file", help="stack state file (default: the one `faultline up` wrote)"
@@ -62,6 +64,7 @@ def audit(
     raise typer.Exit(0 if report.passed else 1)
 
 
+@app.command()
 def matrix(
     edge: list[str] = typer.Option(
         [], "--edge", help="only this edge, e.g. 'bookings->payments' (repeatable)"

@@ -7,8 +7,12 @@ Fixtures:
   settings, e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`), or
   `service_env={"bookings": {...}}` for one service; one per distinct setting per session.
 - `gateway_client`: an `httpx.Client` on the gateway with a bearer token for demo/demo.
-- `toxiproxy`: a Toxiproxy client of the stack's proxy server; every toxic is removed (and every
-  proxy re-enabled) after the test that used it.
+- `toxiproxy`: toxiproxy-python's `Toxiproxy()` pointed at the stack's proxy server (a real
+  Toxiproxy or the embedded one); every toxic is removed (and every proxy re-enabled) after the
+  test that used it.
+- `toxiproxy_client`: the same server through faultline's own client
+  (`harness.toxiproxy.ToxiproxyClient`), which also updates proxies and toxics and tells the
+  embedded server's extensions; reset after the test as well.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -100,15 +105,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def _env_options(config: pytest.Config) -> dict[str, str]:
-    from harness.errors import UserError
+    from harness.assignments import parse_assignments
 
-    env = {}
-    for item in config.getoption("--faultline-env"):
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"--faultline-env expects NAME=VALUE, got {item!r}")
-        env[name] = value
-    return env
+    return parse_assignments(config.getoption("--faultline-env"), "--faultline-env")
 
 
 class ExternalStack:
@@ -237,26 +236,39 @@ def gateway_client(faultline_stack: Any, gateway_token: str) -> Iterator[Any]:
 
 @pytest.fixture
 def toxiproxy(faultline_stack: Any) -> Iterator[Any]:
-    from chaos.toxiproxy.client import ToxiproxyClient
+    from toxiproxy import Toxiproxy
+    from toxiproxy.api import APIConsumer
+
+    address = urlsplit(faultline_stack.toxiproxy_url)
+    # toxiproxy-python keeps the server's address in class attributes of APIConsumer, shared
+    # by every client in the process: point them at this stack and put them back afterwards.
+    saved = APIConsumer.host, APIConsumer.port
+    client = Toxiproxy()
+    client.update_api_consumer(address.hostname, address.port)
+    try:
+        yield client
+        client.reset()
+    finally:
+        APIConsumer.host, APIConsumer.port = saved
+
+
+@pytest.fixture
+def toxiproxy_client(faultline_stack: Any) -> Iterator[Any]:
+    from harness.toxiproxy import ToxiproxyClient
 
     with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
         yield client
         client.reset()
 
 
-def reset_toxics(toxiproxy_url: str) -> None:
-    """Remove every toxic and re-enable every proxy (Toxiproxy's `POST /reset`)."""
-    import httpx
-
-    httpx.post(f"{toxiproxy_url}/reset", timeout=5.0).raise_for_status()
-
-
 @pytest.fixture
 def clean_toxics(faultline_stack: Any) -> Iterator[Callable[[], None]]:
     """For tests that inject faults without the `toxiproxy` fixture: reset after the test."""
+    from harness.toxiproxy import ToxiproxyClient
 
     def reset() -> None:
-        reset_toxics(faultline_stack.toxiproxy_url)
+        with ToxiproxyClient(faultline_stack.toxiproxy_url, timeout=5.0) as client:
+            client.reset()
 
     yield reset
     reset()

@@ -1,11 +1,10 @@
-"""The `faultline` command line: one Typer app; each layer registers its own commands."""
+"""The stack commands: `up`, `down`, `status`, `demo`, `compose`."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from enum import StrEnum
@@ -13,53 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from faultline.console import err, out, report_problems
+from faultline.options import EnvOption, TopologyOption
+from harness import extras
+from harness.assignments import parse_assignments
 from harness.errors import UserError
 
 if TYPE_CHECKING:
     from harness.stack import Stack
 
-app = typer.Typer(
-    name="faultline",
-    help="Chaos- and contract-testing harness for the reference booking suite.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-TopologyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--topology",
-        help="Topology file (default: $FAULTLINE_TOPOLOGY or the booking suite's).",
-        dir_okay=False,
-    ),
-]
-
-
-EnvOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--env",
-        "-e",
-        metavar="NAME=VALUE",
-        help="Extra environment for every service, e.g. SVC_BREAKERS=false (repeatable).",
-    ),
-]
-
-
-def _parse_env(items: list[str] | None) -> dict[str, str]:
-    env = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--env expects NAME=VALUE, got {item!r}")
-        env[name.strip()] = value
-    return env
+app = typer.Typer()
 
 
 class PortPolicy(StrEnum):
@@ -110,9 +74,11 @@ def up(
     from harness.stack import Stack
     from harness.topology import load_topology
 
+    if backend is Backend.testcontainers:
+        extras.require("containers", "faultline up --backend testcontainers")
     topo = load_topology(topology)
     with backing_servers(backend.value, topo, detach=detach):
-        stack = Stack(topo, ports=ports.value, env=_parse_env(env))
+        stack = Stack(topo, ports=ports.value, env=parse_assignments(env, "--env"))
         with err.status("starting the stack…"):
             stack.start()
         _print_stack(stack)
@@ -150,8 +116,7 @@ def _wait_for_interrupt(stack: Stack) -> None:
                 )
     with err.status("stopping the stack…"):
         problems = stack.stop()
-    for problem in problems:
-        err.print(f"faultline: {problem}", markup=False)
+    report_problems(problems)
     out.print("stopped")
 
 
@@ -196,8 +161,7 @@ def down(
         run_id, count = stack.run_id, len(stack.services)
         with err.status("stopping the stack…"):
             problems = stack.stop()
-        for problem in problems:
-            err.print(f"faultline: {problem}", markup=False)
+        report_problems(problems)
         out.print(f"stopped run {run_id}: {count} services, proxies, databases and queues removed")
     elif not all_runs:
         out.print(f"no stack is running (nothing recorded in {default_state_file()})")
@@ -233,8 +197,7 @@ def _sweep(topology: Path | None, *, dry_run: bool, grace: float) -> list[str]:
         out.print(run.describe(), markup=False)
         problems += [f"{run.namespace}: could not remove {what}" for what in run.left]
     out.print(report.summary())
-    for problem in problems:
-        err.print(f"faultline: {problem}", markup=False)
+    report_problems(problems)
     return problems
 
 
@@ -299,7 +262,8 @@ def demo(topology: TopologyOption = None, env: EnvOption = None) -> None:
     t0 = time.monotonic()
     # Its own state file: a demo never collides with `faultline up` or another demo.
     state_file = home() / "demo" / f"{os.getpid()}.json"
-    stack = Stack(topology, ports="auto", env=_parse_env(env), state_file=state_file)
+    env_vars = parse_assignments(env, "--env")
+    stack = Stack(topology, ports="auto", env=env_vars, state_file=state_file)
     with err.status("starting the stack…"):
         stack.start()
     results = []
@@ -319,8 +283,7 @@ def demo(topology: TopologyOption = None, env: EnvOption = None) -> None:
     finally:
         with err.status("stopping the stack…"):
             problems = stack.stop()
-        for problem in problems:
-            err.print(f"faultline: {problem}", markup=False)
+        report_problems(problems)
     passed = sum(results)
     ok = bool(results) and all(results) and len(results) == len(flow.steps())
     verdict = "[green]all steps passed[/green]" if ok else "[red]some steps failed[/red]"
@@ -355,49 +318,3 @@ def compose(
         raise UserError(f"output directory {output_dir} does not exist")
     for path in compose_mod.write(topo, output_dir):
         out.print(f"wrote {path}")
-
-
-def _register() -> None:
-    # Imported here so that `faultline --help` stays fast and one broken layer
-    # cannot hide the others' commands behind an import error at module load.
-    from chaos.toxiproxy.cli import toxiproxy
-
-    app.command("toxiproxy", help="Run the embedded Toxiproxy-compatible fault proxy.")(toxiproxy)
-    from chaos.cli import audit, matrix
-    from contracts.cli import contracts, fuzz
-
-    app.command("audit")(audit)
-    app.command("matrix")(matrix)
-    app.command("contracts")(contracts)
-    app.command("fuzz")(fuzz)
-    from harness.deploy_cli import kubernetes
-
-    app.command("kubernetes")(kubernetes)
-
-
-def main() -> None:
-    _register()
-    try:
-        code = app(standalone_mode=False)
-    except UserError as exc:
-        err.print(f"faultline: {exc}", markup=False)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("faultline: aborted")
-        sys.exit(130)
-    except Exception as exc:
-        # Usage errors carry a message and an exit code; typer vendors its own click, so
-        # match them by shape rather than by the `click` package's classes.
-        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
-            message = exc.format_message()
-            if message:  # a bare `faultline` has already printed its help
-                err.print(f"faultline: {message}", markup=False)
-            sys.exit(exc.exit_code)
-        raise
-    # Without standalone mode click returns a command's `typer.Exit` code instead of exiting.
-    if isinstance(code, int):
-        sys.exit(code)
-
-
-if __name__ == "__main__":
-    main()
