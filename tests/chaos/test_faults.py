@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from chaos.faults import FaultError, Faults, toxics
-from chaos.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
+from chaos.toxiproxy import EmbeddedToxiproxy
 from harness.topology import load_topology
+from harness.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
 
