@@ -104,17 +104,31 @@ class ClientCore(Generic[H]):
         return f"{type(self).__name__}({self.addressing!r})"
 
 
+def _like(operation: Any, build: Callable[..., Call[Any]]) -> Any:
+    """`operation` named, documented and signed as the operation `build` describes."""
+    operation.__name__ = operation.__qualname__ = build.__name__
+    operation.__doc__ = build.__doc__
+    signature = inspect.signature(build)
+    operation.__signature__ = signature.replace(return_annotation=inspect.Signature.empty)
+    return operation
+
+
 def _bind(build: Callable[..., Call[Any]], run: str) -> Any:
     """A client method that describes the call with `build` and hands it to `run`."""
 
     def operation(self: ClientCore[Any], /, *args: Any, **kwargs: Any) -> Any:
         return getattr(self, run)(build(self, *args, **kwargs))
 
-    operation.__name__ = operation.__qualname__ = build.__name__
-    operation.__doc__ = build.__doc__
-    signature = inspect.signature(build)
-    operation.__signature__ = signature.replace(return_annotation=inspect.Signature.empty)  # type: ignore[attr-defined]
-    return operation
+    return _like(operation, build)
+
+
+def _bind_async(build: Callable[..., Call[Any]], run: str) -> Any:
+    """The same, as a coroutine function (asyncio tooling and tenacity look for one)."""
+
+    async def operation(self: ClientCore[Any], /, *args: Any, **kwargs: Any) -> Any:
+        return await getattr(self, run)(build(self, *args, **kwargs))
+
+    return _like(operation, build)
 
 
 Build = Callable[Concatenate[Any, P], Call[T]]
@@ -129,13 +143,13 @@ def _answering(build: Build[P, T]) -> Callable[Concatenate[SuiteClient, P], Answ
 
 
 def _raising_async(build: Build[P, T]) -> Callable[Concatenate[AsyncSuiteClient, P], Awaitable[T]]:
-    return _bind(build, "run")
+    return _bind_async(build, "run")
 
 
 def _answering_async(
     build: Build[P, T],
 ) -> Callable[Concatenate[AsyncSuiteClient, P], Awaitable[Answer[T]]]:
-    return _bind(build, "answer")
+    return _bind_async(build, "answer")
 
 
 class SuiteClient(ClientCore[httpx.Client]):
@@ -205,6 +219,7 @@ class SuiteClient(ClientCore[httpx.Client]):
     charge = _raising(ops.charge)
     metrics = _raising(ops.metrics)
     try_create_user = _answering(ops.create_user)
+    try_create_facility = _answering(ops.create_facility)
     try_facilities = _answering(ops.facilities)
     try_book = _answering(ops.book)
     try_booking = _answering(ops.booking)
@@ -289,6 +304,7 @@ class AsyncSuiteClient(ClientCore[httpx.AsyncClient]):
     charge = _raising_async(ops.charge)
     metrics = _raising_async(ops.metrics)
     try_create_user = _answering_async(ops.create_user)
+    try_create_facility = _answering_async(ops.create_facility)
     try_facilities = _answering_async(ops.facilities)
     try_book = _answering_async(ops.book)
     try_booking = _answering_async(ops.booking)

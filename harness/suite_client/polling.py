@@ -58,7 +58,8 @@ def booking_polling(
 
 def _until_true(timeout: float, interval: float) -> dict[str, Any]:
     return {
-        "retry": retry_if_result(lambda held: not held),
+        # A refused read (a 503 while the suite recovers) is a "not yet".
+        "retry": retry_if_exception_type(SuiteError) | retry_if_result(lambda held: not held),
         "stop": stop_after_delay(timeout),
         "wait": wait_fixed(interval),
         "retry_error_callback": lambda state: False,
@@ -68,7 +69,8 @@ def _until_true(timeout: float, interval: float) -> dict[str, Any]:
 def wait_until(
     predicate: Callable[[], bool], timeout: float, interval: float = POLL_INTERVAL_S
 ) -> bool:
-    """Ask `predicate()` until it holds (True) or `timeout` seconds passed (False)."""
+    """Ask `predicate()` until it holds (True) or `timeout` seconds passed (False); a
+    `SuiteError` it raises counts as not holding yet."""
     return bool(Retrying(**_until_true(timeout, interval))(predicate))
 
 

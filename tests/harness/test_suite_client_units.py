@@ -25,6 +25,8 @@ from harness.suite_client import (
     SuiteError,
     answer_from,
     build_request,
+    wait_until,
+    wait_until_async,
 )
 from harness.suite_client import operations as ops
 from harness.suite_client.calls import result_of
@@ -358,3 +360,37 @@ def test_the_metrics_operation_reads_prometheus_text(client):
     answer = answer_from(call, _response(200, text=METRICS), 0.1)
     assert answer.ok and answer.value is not None
     assert answer.value.breaker_state("payments") == "open"
+
+
+# -- waiting ------------------------------------------------------------------------------------
+
+
+def test_wait_until_asks_until_the_predicate_holds_and_counts_refusals_as_not_yet(client):
+    answers = iter([False, "refused", False, True])
+
+    def predicate() -> bool:
+        got = next(answers)
+        if got == "refused":
+            raise SuiteError("GET /x", Answer(503, None, 0.0))
+        return bool(got)
+
+    assert wait_until(predicate, timeout=5.0, interval=0.001)
+    assert next(answers, "used up") == "used up"
+    assert not wait_until(lambda: False, timeout=0.05, interval=0.01)
+
+
+async def test_wait_until_async_gives_up_at_its_timeout():
+    calls = 0
+
+    async def never() -> bool:
+        nonlocal calls
+        calls += 1
+        return False
+
+    assert not await wait_until_async(never, timeout=0.05, interval=0.01)
+    assert calls >= 2
+
+    async def at_once() -> bool:
+        return True
+
+    assert await wait_until_async(at_once, timeout=1.0)
