@@ -6,7 +6,7 @@ put the described request on the wire (`build_request`) and hand the outcome bac
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import httpx
@@ -27,6 +27,18 @@ def _body(body: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Payload:
+    """What a request carries besides its method and URL."""
+
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = None  # a form
+    content: bytes | None = None  # bytes as they are, e.g. a malformed body on purpose
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # the client's own when None
+
+
+@dataclass(frozen=True)
 class Call(Generic[T]):
     """One operation of the suite.
 
@@ -40,12 +52,7 @@ class Call(Generic[T]):
     public: str | None
     parse: Callable[[Any], T] = _body
     expect: frozenset[int] = frozenset({200})
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-    data: Mapping[str, str] | None = None
-    content: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    timeout: float | None = None
+    payload: Payload = field(default_factory=Payload)
     anonymous: bool = False  # sent without the bearer token
     raw: bool = False
     # Run on the client once the call succeeded (login keeps its token this way).
@@ -58,25 +65,21 @@ class HttpRequest:
 
     method: str
     url: str
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-    data: Mapping[str, str] | None = None
-    content: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    timeout: float | None = None
+    payload: Payload
 
     def httpx_arguments(self) -> dict[str, Any]:
+        sent = self.payload
         arguments: dict[str, Any] = {
             "method": self.method,
             "url": self.url,
-            "params": self.params,
-            "json": self.json,
-            "data": self.data,
-            "content": self.content,
-            "headers": dict(self.headers),
+            "params": sent.params,
+            "json": sent.json,
+            "data": sent.data,
+            "content": sent.content,
+            "headers": dict(sent.headers),
         }
-        if self.timeout is not None:
-            arguments["timeout"] = self.timeout
+        if sent.timeout is not None:
+            arguments["timeout"] = sent.timeout
         return arguments
 
 
@@ -143,18 +146,14 @@ def describe(call: Call[Any], addressing: Addressing) -> str:
 
 
 def build_request(call: Call[Any], addressing: Addressing, token: str | None) -> HttpRequest:
-    headers = dict(call.headers)
+    sent = call.payload
+    headers = dict(sent.headers)
     if token and not call.anonymous:
         headers["Authorization"] = f"Bearer {token}"
+    # Unset filters are left out rather than sent empty.
+    params = {k: v for k, v in sent.params.items() if v is not None} if sent.params else None
     return HttpRequest(
-        method=call.method,
-        url=addressing.url(call),
-        params={k: v for k, v in call.params.items() if v is not None} if call.params else None,
-        json=call.json,
-        data=call.data,
-        content=call.content,
-        headers=headers,
-        timeout=call.timeout,
+        call.method, addressing.url(call), replace(sent, params=params, headers=headers)
     )
 
 

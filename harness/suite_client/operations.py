@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from harness.service_metrics import Samples
 
-from .calls import Call
+from .calls import Call, Payload
 from .models import (
     GOOD_CARD,
     Availability,
@@ -71,7 +71,7 @@ def login(client: ClientCore, username: str = "demo", password: str = "demo") ->
         None,
         "/auth/token",
         Token.model_validate,
-        data={"username": username, "password": password},
+        payload=Payload(data={"username": username, "password": password}),
         anonymous=True,
         keep=_keep_token,
     )
@@ -83,7 +83,9 @@ def create_user(
     """A family's account; `email` defaults to a fresh address."""
     email = email or f"family-{secrets.token_hex(6)}@example.com"
     body = {"email": email, "name": name}
-    return Call("POST", "users", "/users", "/users", User.model_validate, CREATED, json=body)
+    return Call(
+        "POST", "users", "/users", "/users", User.model_validate, CREATED, Payload(json=body)
+    )
 
 
 def get_user(client: ClientCore, user_id: str) -> Call[User]:
@@ -96,14 +98,18 @@ def create_facility(
 ) -> Call[Facility]:
     body = {"name": name, "capacity": capacity}
     path = "/facilities"
-    return Call("POST", "facilities", path, path, Facility.model_validate, CREATED, json=body)
+    return Call(
+        "POST", "facilities", path, path, Facility.model_validate, CREATED, Payload(json=body)
+    )
 
 
 def facilities(client: ClientCore) -> Call[FacilityList]:
     """Every facility (one page of the service's largest size; the gateway sends it whole)."""
     params = {"limit": FACILITY_PAGE}
     path = "/facilities"
-    return Call("GET", "facilities", path, path, FacilityList.model_validate, params=params)
+    return Call(
+        "GET", "facilities", path, path, FacilityList.model_validate, payload=Payload(params=params)
+    )
 
 
 def facility(client: ClientCore, facility_id: str) -> Call[Facility]:
@@ -115,7 +121,9 @@ def availability(client: ClientCore, facility_id: str, day: date | str) -> Call[
     """The slots held or confirmed at a facility on one (UTC) day."""
     path = f"/facilities/{facility_id}/availability"
     params = {"date": day.isoformat() if isinstance(day, date) else day}
-    return Call("GET", "facilities", path, path, Availability.model_validate, params=params)
+    return Call(
+        "GET", "facilities", path, path, Availability.model_validate, payload=Payload(params=params)
+    )
 
 
 def book(
@@ -151,9 +159,7 @@ def book(
         "/bookings",
         Booking.model_validate,
         PLACED,
-        json=body,
-        headers=headers,
-        timeout=timeout,
+        Payload(json=body, headers=headers, timeout=timeout),
     )
 
 
@@ -179,7 +185,9 @@ def bookings(
 ) -> Call[list[Booking]]:
     """Bookings, oldest first (the bookings service's own route)."""
     params = {"status": status, "limit": limit}
-    return Call("GET", "bookings", "/bookings", None, _list_of(Booking), params=params)
+    return Call(
+        "GET", "bookings", "/bookings", None, _list_of(Booking), payload=Payload(params=params)
+    )
 
 
 def notifications(
@@ -188,7 +196,9 @@ def notifications(
     """Messages sent, oldest first, for a booking and/or a user."""
     params = {"booking_id": booking_id, "user_id": user_id}
     path = "/notifications"
-    return Call("GET", "notifications", path, path, _list_of(Notification), params=params)
+    return Call(
+        "GET", "notifications", path, path, _list_of(Notification), payload=Payload(params=params)
+    )
 
 
 def reservation(client: ClientCore, booking_id: str) -> Call[Reservation]:
@@ -230,11 +240,6 @@ def send(
         path,
         None,
         expect=frozenset(expect),
-        params=params,
-        json=json,
-        data=data,
-        content=content,
-        headers=headers or {},
-        timeout=timeout,
+        payload=Payload(params, json, data, content, headers or {}, timeout),
         raw=True,
     )

@@ -154,8 +154,8 @@ def test_a_booking_goes_to_the_gateway_with_the_token_and_a_fresh_key(client):
     slot = Slot.at(datetime(2100, 1, 1, 10, tzinfo=UTC))
     request = build_request(ops.book(client, "u1", "f1", slot), GATEWAY, client.token)
     assert (request.method, request.url) == ("POST", "http://gw:1/api/bookings")
-    assert request.headers["Authorization"] == "Bearer t0k"
-    assert request.json == {
+    assert request.payload.headers["Authorization"] == "Bearer t0k"
+    assert request.payload.json == {
         "user_id": "u1",
         "facility_id": "f1",
         "starts_at": "2100-01-01T10:00:00+00:00",
@@ -164,15 +164,15 @@ def test_a_booking_goes_to_the_gateway_with_the_token_and_a_fresh_key(client):
         "payment_method": "pm_card_visa",
     }
     again = build_request(ops.book(client, "u1", "f1", slot), GATEWAY, client.token)
-    assert request.headers["Idempotency-Key"] != again.headers["Idempotency-Key"]
+    assert request.payload.headers["Idempotency-Key"] != again.payload.headers["Idempotency-Key"]
     keyed = ops.book(client, "u1", "f1", slot, key="k1", correlation_id="c1", timeout=3.0)
-    assert keyed.headers == {"Idempotency-Key": "k1", "X-Correlation-ID": "c1"}
-    assert build_request(keyed, SERVICES, None).timeout == 3.0
+    assert keyed.payload.headers == {"Idempotency-Key": "k1", "X-Correlation-ID": "c1"}
+    assert build_request(keyed, SERVICES, None).httpx_arguments()["timeout"] == 3.0
 
 
 def test_a_booking_without_a_slot_takes_the_clients_next_one(client):
     expected = SlotAllocator(7).take_many(2)
-    bodies = [ops.book(client, "u", "f").json for _ in range(2)]
+    bodies = [ops.book(client, "u", "f").payload.json for _ in range(2)]
     assert [b["starts_at"] for b in bodies] == [s.starts_at.isoformat() for s in expected]
 
 
@@ -192,14 +192,14 @@ def test_direct_calls_go_to_the_owning_service_on_its_internal_route(client):
     ]
     for call, url in cases:
         assert build_request(call, SERVICES, None).url == url
-    assert build_request(ops.bookings(client, "pending", 10), SERVICES, None).params == {
+    assert build_request(ops.bookings(client, "pending", 10), SERVICES, None).payload.params == {
         "status": "pending",
         "limit": 10,
     }
     # Unset filters are left out rather than sent empty.
-    assert build_request(ops.notifications(client, user_id="u1"), SERVICES, None).params == {
-        "user_id": "u1"
-    }
+    assert build_request(
+        ops.notifications(client, user_id="u1"), SERVICES, None
+    ).payload.params == {"user_id": "u1"}
 
 
 def test_public_calls_go_under_api_and_login_goes_without_a_token(client):
@@ -211,10 +211,10 @@ def test_public_calls_go_under_api_and_login_goes_without_a_token(client):
     )
     login = build_request(ops.login(client), GATEWAY, "old")
     assert login.url == "http://gw:1/api/auth/token"
-    assert login.data == {"username": "demo", "password": "demo"}
-    assert "Authorization" not in login.headers
+    assert login.payload.data == {"username": "demo", "password": "demo"}
+    assert "Authorization" not in login.payload.headers
     raw = build_request(ops.send(client, "GET", "/ready"), GATEWAY, "t")
-    assert (raw.url, raw.headers["Authorization"]) == ("http://gw:1/ready", "Bearer t")
+    assert (raw.url, raw.payload.headers["Authorization"]) == ("http://gw:1/ready", "Bearer t")
 
 
 def test_routes_one_side_does_not_have_are_refused_before_sending(client):
