@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,12 +140,14 @@ def _serve_hello(app_dir: str) -> Iterator[str]:
         env={**os.environ, "PYTHONPATH": str(app_dir)},
     )
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/hello", timeout=1).status_code == 200
+        return False
+
     try:
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.05)
+        wait_until(answers, 10.0)
         yield url
     finally:
         process.terminate()

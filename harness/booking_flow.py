@@ -15,13 +15,13 @@ import httpx
 from harness.suite_client import (
     DECLINED_CARD,
     GOOD_CARD,
+    SETTLE_TIMEOUT_S,
     Booking,
     Slot,
     SuiteClient,
     SuiteError,
     wait_until,
 )
-from harness.suite_client.polling import SETTLE_TIMEOUT_S
 
 
 @dataclass(frozen=True)

@@ -230,16 +230,17 @@ def send(
     content: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float | None = None,
-    expect: Iterable[int] = SUCCESS,
+    expect: Iterable[int] | None = None,
 ) -> Call[Any]:
     """Any request, as is, to `path` on a service's base URL (the gateway's, in public mode);
-    the bearer token goes along when the client has one."""
+    the bearer token goes along when the client has one. `ok` when the status is in `expect`
+    (default: any 2xx)."""
     return Call(
         method,
         service,
         path,
         None,
-        expect=frozenset(expect),
+        expect=SUCCESS if expect is None else frozenset(expect),
         payload=Payload(params, json, data, content, headers or {}, timeout),
         raw=True,
     )
