@@ -29,11 +29,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from harness.service_metrics import scrape  # noqa: E402
+from harness.suite_client import SlotAllocator, SuiteClient, wait_until  # noqa: E402
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 P95_LIMIT_MS = 1000.0
@@ -138,12 +140,14 @@ def _serve_hello(app_dir: str) -> Iterator[str]:
         env={**os.environ, "PYTHONPATH": str(app_dir)},
     )
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/hello", timeout=1).status_code == 200
+        return False
+
     try:
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.05)
+        wait_until(answers, 10.0)
         yield url
     finally:
         process.terminate()
@@ -159,23 +163,18 @@ def measure_hello(seconds: float) -> Figures:
 
 def setup_bookings(gateway_url: str) -> tuple[str, str, str]:
     """A token, a user and a facility to book for."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
-        token = client.post("/api/auth/token", data={"username": "demo", "password": "demo"})
-        token.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
-        user = client.post("/api/users", json={"email": email, "name": "Bench family"})
-        hall = client.post("/api/facilities", json={"name": "Bench hall", "capacity": 50})
-        user.raise_for_status()
-        hall.raise_for_status()
-        return token.json()["access_token"], user.json()["id"], hall.json()["id"]
+    with SuiteClient.public(gateway_url, timeout=30) as client:
+        token = client.login()
+        user = client.create_user(name="Bench family")
+        hall = client.create_facility("Bench hall", 50)
+        return token.access_token, user.id, hall.id
 
 
 def measure_bookings(gateway_url: str, levels: list[int], seconds: float) -> list[Figures]:
     token, user, facility = setup_bookings(gateway_url)
-    # Slots one hour apart from a far-off day; each run starts 400 days after the last, so no
-    # two requests of the whole benchmark ask for the same slot.
-    first = datetime(2045, 1, 1, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 20000)
+    # wrk numbers its slots one hour apart from the start of a slot allocator's region; each
+    # level starts 400 days after the last, so no two requests of the benchmark share a slot.
+    first = SlotAllocator().first
     url = f"{gateway_url}/api/bookings"
     results = []
     for index, in_flight in enumerate([4, *levels]):
@@ -191,19 +190,14 @@ def measure_bookings(gateway_url: str, levels: list[int], seconds: float) -> lis
     return results
 
 
-def wait_idle(gateway_url: str, deadline_s: float = 60.0) -> None:
+def wait_idle(gateway_url: str, deadline_s: float = 60.0) -> bool:
     """Until the gateway reports no request in flight (its own metric)."""
-    stop_at = time.monotonic() + deadline_s
-    while time.monotonic() < stop_at:
-        metrics = httpx.get(f"{gateway_url}/metrics", timeout=10).text
-        busy = [
-            line
-            for line in metrics.splitlines()
-            if line.startswith("faultline_requests_in_flight") and not line.endswith(" 0.0")
-        ]
-        if not busy:
-            return
-        time.sleep(0.2)
+
+    def idle() -> bool:
+        samples = scrape(gateway_url)
+        return samples.ok and samples.value("faultline_requests_in_flight") == 0
+
+    return wait_until(idle, deadline_s, 0.2)
 
 
 def report(hello: Figures, levels: list[Figures], console: Console) -> None:

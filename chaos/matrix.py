@@ -13,14 +13,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chaos.experiments.runner import SETTLE_DEADLINE_S, TIMEOUT_S
-from chaos.experiments.suite import Answer, Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults, toxics
 from chaos.faults.toxics import Toxic
 from harness.audit import audit_stack
 from harness.errors import UserError
+from harness.suite_client import Answer, Booking, Slot, SuiteError, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -111,54 +112,34 @@ def sample(all_cells: list[tuple[Edge, FaultKind]], count: int, seed: int) -> li
 
 
 class _Flow:
-    """The booking flow through the gateway, as a user runs it."""
+    """The booking flow through the gateway, as a user runs it; a step unanswered after
+    PATIENCE_S is given up."""
 
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
-        token = suite.call(
-            "POST", "gateway", "/api/auth/token", data={"username": "demo", "password": "demo"}
-        )
-        if token.status != 200:
-            raise UserError(f"the gateway refused the demo login: {token.describe()}")
-        self.auth = {"Authorization": f"Bearer {token.body['access_token']}"}
-        self.user_id = self._user().body["id"]
+        try:
+            self.client = suite.public(timeout=PATIENCE_S)
+            self.user_id = self.client.create_user(name="Ada Mourner").id
+        except SuiteError as exc:
+            raise UserError(f"the gateway refused the flow's set-up: {exc}") from exc
         self.facility_id = suite.facility()
 
-    def _call(self, method: str, path: str, **kwargs: object) -> Answer:
-        headers = {**self.auth, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-        return self.suite.call(
-            method, "gateway", path, headers=headers, timeout=PATIENCE_S, **kwargs
-        )
-
-    def _user(self) -> Answer:
-        email = f"{uuid.uuid4().hex[:12]}@example.org"
-        return self._call("POST", "/api/users", json={"email": email, "name": "Ada Mourner"})
-
-    def book(self, key: str, slot: tuple[str, str]) -> Answer:
-        body = {
-            "user_id": self.user_id,
-            "facility_id": self.facility_id,
-            "starts_at": slot[0],
-            "ends_at": slot[1],
-            "amount_cents": 25000,
-            "payment_method": "pm_card_visa",
-        }
-        answer = self._call("POST", "/api/bookings", json=body, headers={"Idempotency-Key": key})
-        if answer.booking_id and answer.booking_id not in self.suite.bookings:
-            self.suite.bookings.append(answer.booking_id)
+    def book(self, key: str, slot: Slot) -> Answer[Booking]:
+        answer = self.client.try_book(self.user_id, self.facility_id, slot, key=key)
+        self.suite.placed(answer.booking_id)
         return answer
 
-    def run(self) -> tuple[dict[str, Answer], str, tuple[str, str]]:
+    def run(self) -> tuple[dict[str, Answer[Any]], str, Slot]:
         """Every step once; returns the answers, the booking's key and slot (for replay)."""
         key, slot = uuid.uuid4().hex, self.suite.slot()
-        steps = {
-            "create user": self._user(),
-            "list facilities": self._call("GET", "/api/facilities"),
+        steps: dict[str, Answer[Any]] = {
+            "create user": self.client.try_create_user(name="Ada Mourner"),
+            "list facilities": self.client.try_facilities(),
             "book": self.book(key, slot),
         }
         booking_id = steps["book"].booking_id
         if booking_id:
-            steps["details"] = self._call("GET", f"/api/bookings/{booking_id}/details")
+            steps["details"] = self.client.try_booking_details(booking_id)
         return steps, key, slot
 
 
@@ -182,8 +163,8 @@ def run_cell(stack: Stack, edge: str, kind: str, seed: int) -> Cell:
                 cell.worse("violation", f"{name}: answered {answer.status}")
             elif answer.status >= 400:
                 cell.worse("degraded", f"{name}: clean {answer.status}")
-        listing = steps["list facilities"].body
-        if isinstance(listing, dict) and listing.get("stale"):
+        listing = steps["list facilities"].value
+        if listing is not None and listing.stale:
             cell.worse("degraded", "list facilities: stale copy")
         # A user whose booking request failed tries again once the fault is over.
         flow.book(booking_key, slot)
@@ -200,14 +181,14 @@ def run_cell(stack: Stack, edge: str, kind: str, seed: int) -> Cell:
 
 def _after_heal(stack: Stack, suite: Suite, flow: _Flow, cell: Cell) -> None:
     outcomes = suite.wait_settled(deadline_s=SETTLE_DEADLINE_S)
-    unsettled = [i for i in suite.bookings if not outcomes.get(i, {}).get("settled")]
+    unsettled = [i for i in suite.bookings if i not in outcomes or not outcomes[i].settled]
     if unsettled:
         cell.worse("violation", f"{len(unsettled)} booking(s) never settled after heal")
     first = suite.bookings[0] if suite.bookings else None
-    status = outcomes.get(first, {}).get("status") if first else None
-    if status and status != "confirmed":
-        cell.worse("degraded", f"booking ended {status} ({outcomes[first].get('reason')})")
-    recovered = suite.wait_for(lambda: _confirms(flow), RECOVERY_DEADLINE_S, 0.2)
+    status = status_of(outcomes, first)
+    if first and status and status != "confirmed":
+        cell.worse("degraded", f"booking ended {status} ({outcomes[first].reason})")
+    recovered = wait_until(lambda: _confirms(flow), RECOVERY_DEADLINE_S, 0.2)
     if not recovered:
         cell.worse("violation", f"no booking confirmed within {RECOVERY_DEADLINE_S:.0f}s of heal")
 
@@ -216,8 +197,8 @@ def _confirms(flow: _Flow) -> bool:
     answer = flow.book(uuid.uuid4().hex, flow.suite.slot())
     if not answer.booking_id:
         return False
-    final = flow.suite.wait_settled([answer.booking_id], 5.0).get(answer.booking_id, {})
-    return final.get("status") == "confirmed"
+    final = flow.suite.wait_settled([answer.booking_id], 5.0)
+    return status_of(final, answer.booking_id) == "confirmed"
 
 
 def run_matrix(

@@ -6,13 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
+from harness.service_metrics import scrape
 from harness.stack import Stack
 from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
-
-BREAKER_METRIC = "faultline_breaker_state"
-BREAKER_STATES = {0: "closed", 1: "half-open", 2: "open"}
 
 
 @dataclass
@@ -45,18 +42,6 @@ class StackStatus:
         }
 
 
-def breaker_states(metrics_text: str) -> dict[str, str]:
-    """Downstream name → breaker state, from a service's Prometheus text."""
-    states: dict[str, str] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name != BREAKER_METRIC:
-            continue
-        for sample in family.samples:
-            downstream = sample.labels.get("downstream", "?")
-            states[downstream] = BREAKER_STATES.get(int(sample.value), str(sample.value))
-    return states
-
-
 def collect(stack: Stack) -> StackStatus:
     services: list[ServiceStatus] = []
     with httpx.Client(timeout=1.0) as client:
@@ -66,13 +51,7 @@ def collect(stack: Stack) -> StackStatus:
                 ready = client.get(f"{url}/ready").status_code == 200
             except httpx.HTTPError:
                 ready = False
-            breakers: dict[str, str] = {}
-            try:
-                resp = client.get(f"{url}/metrics")
-                if resp.status_code == 200:
-                    breakers = breaker_states(resp.text)
-            except (httpx.HTTPError, ValueError):
-                pass
+            breakers = scrape(url, http=client, timeout=1.0).breaker_states()
             services.append(ServiceStatus(name, url, stack.openapi_url(name), ready, breakers))
     proxies: list[dict[str, Any]] = []
     error = None

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import RECOVERY_S, THRESHOLD, TIMEOUT_S, run, warm_up
-from chaos.experiments.suite import Answer, Suite, p99
+from chaos.experiments.suite import Suite, p99, status_of
 from chaos.faults import Faults, toxics
+from harness.suite_client import Answer, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -37,7 +38,7 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         t_fault = time.monotonic()
         # Two bookings whose charges time out on every attempt exceed the threshold.
         answers += [suite.book(facility) for _ in range(2)]
-        opened = suite.wait_for(lambda: state() == "open", OPEN_DEADLINE_S, 0.02)
+        opened = wait_until(lambda: state() == "open", OPEN_DEADLINE_S, 0.02)
         window_start = datetime.now(UTC)
         result.measure("opened_after_s", round(time.monotonic() - t_fault, 2))
         result.expect(
@@ -52,7 +53,7 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         answers += fast
         # Wait until every one of them has tried its charge (or the window has passed).
         ids = [a.booking_id for a in fast if a.booking_id]
-        suite.wait_for(lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), WINDOW_S, 0.05)
+        wait_until(lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), WINDOW_S)
         _fails_fast(suite, result, ids, window_start)
         unclean = [a.describe() for a in answers if not a.clean]
         result.expect(
@@ -64,11 +65,11 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         )
         if opened:
             _half_open(suite, result, state)
-    closed = suite.wait_for(lambda: state() == "closed", RECOVERY_S + 10, 0.05)
+    closed = wait_until(lambda: state() == "closed", RECOVERY_S + 10)
     result.expect("closed after a success", closed, f"state {state()} after healing")
     after = suite.book(facility)
     final = suite.wait_settled([after.booking_id] if after.booking_id else [], 10.0)
-    status = final.get(after.booking_id or "", {}).get("status")
+    status = status_of(final, after.booking_id)
     result.expect("bookings confirm again", status == "confirmed", f"next booking {status}")
 
 
@@ -110,9 +111,9 @@ def _half_open(suite: Suite, result: Result, state: Callable[[], str]) -> None:
     trials_before = _calls(suite, "timeout")
     t0 = time.monotonic()
     # While open, calls are refused without touching the network...
-    refused = suite.wait_for(lambda: _calls(suite, "breaker_open") > rejected_before, 3.0, 0.02)
+    refused = wait_until(lambda: _calls(suite, "breaker_open") > rejected_before, 3.0, 0.02)
     # ...until the recovery time has passed and a trial call is let through.
-    trial = suite.wait_for(lambda: _calls(suite, "timeout") > trials_before, RECOVERY_S + 4, 0.02)
+    trial = wait_until(lambda: _calls(suite, "timeout") > trials_before, RECOVERY_S + 4, 0.02)
     after = time.monotonic() - t0
     result.measure("trial_call_after_s", round(after, 2))
     result.expect(

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run, warm_up
-from chaos.experiments.suite import DECLINED_CARD, Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults, toxics
+from harness.suite_client import DECLINED_CARD, Booking, SuiteError, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -51,23 +52,25 @@ def confirm_forward(stack: Stack, *, seed: int = 0) -> Result:
 
 
 def _reservation(suite: Suite, booking_id: str) -> str:
-    answer = suite.call("GET", "facilities", f"/reservations/{booking_id}")
-    if answer.status == 404:
-        return "absent"
-    return str(answer.body.get("status")) if isinstance(answer.body, dict) else f"{answer.status}"
+    """The slot's state at facilities: held, confirmed, released, or absent."""
+    try:
+        return suite.client.reservation(booking_id).status
+    except SuiteError as refused:
+        return "absent" if refused.status == 404 else f"{refused.status}"
 
 
 def _charge(suite: Suite, booking_id: str) -> str:
-    answer = suite.call("GET", "payments", f"/charges/{booking_id}")
-    if answer.status == 404:
-        return "absent"
-    return str(answer.body.get("status")) if isinstance(answer.body, dict) else f"{answer.status}"
+    """The charge's state at payments: captured, refunded, voided, or absent."""
+    try:
+        return suite.client.charge(booking_id).status
+    except SuiteError as refused:
+        return "absent" if refused.status == 404 else f"{refused.status}"
 
 
 def _expect_compensated(
-    suite: Suite, result: Result, final: dict[str, dict[str, Any]], ids: list[str], reason: str
+    suite: Suite, result: Result, final: dict[str, Booking], ids: list[str], reason: str
 ) -> None:
-    outcomes = {i: (final.get(i, {}).get("status"), final.get(i, {}).get("reason")) for i in ids}
+    outcomes = {i: (status_of(final, i), final[i].reason if i in final else None) for i in ids}
     result.expect(
         "booking cancelled",
         all(o == ("cancelled", reason) for o in outcomes.values()),
@@ -102,7 +105,7 @@ def _declined(faults: Faults, suite: Suite, result: Result) -> None:
     _expect_compensated(suite, result, final, [i for i in ids if i], "payment_declined")
     again = [suite.book(facility, slot=s).booking_id for s in slots]
     rebooked = suite.wait_settled([i for i in again if i], 15.0)
-    confirmed = sum(1 for b in rebooked.values() if b.get("status") == "confirmed")
+    confirmed = sum(1 for b in rebooked.values() if b.status == "confirmed")
     result.expect(
         "the released slot can be booked again",
         confirmed == BOOKINGS,
@@ -123,7 +126,7 @@ def _down(faults: Faults, suite: Suite, result: Result) -> None:
             f"answers {[a.describe() for a in answers]}",
         )
         # Heal only once every charge has really been tried against the dead edge.
-        tried = suite.wait_for(lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), 5.0, 0.05)
+        tried = wait_until(lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), 5.0)
         result.expect(
             "charges tried while payments is down",
             tried,
@@ -141,7 +144,7 @@ def _slow(faults: Faults, suite: Suite, result: Result) -> None:
         ids = [a.booking_id for a in answers if a.booking_id]
         # The charge went through slowly and timed out; hold the fault until payments has seen
         # the (equally slow) refund, so the ambiguous path is the one exercised.
-        refunded = suite.wait_for(
+        refunded = wait_until(
             lambda: all(_charge(suite, i) in ("refunded", "voided") for i in ids), 10.0, 0.1
         )
         result.measure("refund_seen_during_fault", refunded)
@@ -158,26 +161,27 @@ def _forward(faults: Faults, suite: Suite, result: Result) -> None:
     with faults.toxic(PAYMENTS, toxics.latency(400)):
         answer = suite.book(facility)
         booking_id = answer.booking_id or ""
-        captured = suite.wait_for(lambda: _charge(suite, booking_id) == "captured", 5.0, 0.01)
+        captured = wait_until(lambda: _charge(suite, booking_id) == "captured", 5.0, 0.01)
         key = faults.disable(FACILITIES)
     if not result.expect(
         "charge captured before the cut", captured, f"charge {_charge(suite, booking_id)}"
     ):
         return
     # Wait until bookings has really tried to confirm against the cut edge.
-    suite.wait_for(lambda: _failed_calls(suite, "facilities") > failed_before, 5.0, 0.05)
-    during = (suite.booking(booking_id) or {}).get("status")
+    wait_until(lambda: _failed_calls(suite, "facilities") > failed_before, 5.0)
+    read = suite.client.try_booking(booking_id).value
+    during = read.status if read else None
     result.expect(
         "not compensated past the pivot",
         during in ("pending", "confirmed"),
         f"booking {during} while facilities was down after the charge",
     )
     faults.undo(*key)
-    final = suite.wait_settled([booking_id], 20.0).get(booking_id, {})
+    final = suite.wait_settled([booking_id], 20.0).get(booking_id)
     result.expect(
         "confirmed after heal",
-        final.get("status") == "confirmed",
-        f"booking {final.get('status')} ({final.get('reason')}), "
+        final is not None and final.status == "confirmed",
+        f"booking {final and final.status} ({final and final.reason}), "
         f"charge {_charge(suite, booking_id)}, slot {_reservation(suite, booking_id)}",
     )
 

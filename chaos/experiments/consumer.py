@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from chaos.experiments.messaging import notified
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run, warm_up
-from chaos.experiments.suite import Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults
 from harness.audit import Activity, AuditReport, activity_stack, audit_stack, wait_quiet_stack
+from harness.suite_client import wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -83,7 +84,7 @@ def _wait_in_delay_queue(
         looks.append(activity_stack(suite.stack))
         return bool(_waiting(looks[-1], min_tier))
 
-    found = suite.wait_for(seen, deadline_s, 0.02)
+    found = wait_until(seen, deadline_s, 0.02)
     where = _waiting(looks[-1], min_tier)[0] if found else None
     result.expect(
         "the waiting event is visible in a broker queue",
@@ -98,7 +99,7 @@ def _wait_in_delay_queue(
 
 def _confirmed(suite: Suite, result: Result, ids: list[str], during: str) -> None:
     final = suite.wait_settled(ids, 15.0)
-    confirmed = sum(1 for i in ids if final.get(i, {}).get("status") == "confirmed")
+    confirmed = sum(1 for i in ids if status_of(final, i) == "confirmed")
     result.expect(
         f"bookings confirm {during}",
         confirmed == len(ids) > 0,
@@ -207,7 +208,7 @@ def _killed(faults: Faults, suite: Suite, result: Result) -> None:
 
         # Nothing of the event lives in the dead process: a queue holds it (a delivery the
         # process held is requeued by the broker once the connection is gone).
-        held = suite.wait_for(in_a_queue, 5.0, 0.05)
+        held = wait_until(in_a_queue, 5.0)
         queues = {q: n for q, n in {**looks[-1].queued, **looks[-1].delayed}.items() if n}
         result.expect(
             "the event is in a queue while its consumer is dead",

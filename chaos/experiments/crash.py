@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run, warm_up
-from chaos.experiments.suite import Answer, Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults, toxics
+from harness.suite_client import Answer, Slot
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -27,7 +28,7 @@ def crash_recovery(stack: Stack, *, seed: int = 0) -> Result:
 def _body(faults: Faults, suite: Suite, result: Result) -> None:
     facility = suite.facility()
     warm_up(suite, result, facility)
-    requests: list[tuple[str, tuple[str, str]]] = []
+    requests: list[tuple[str, Slot]] = []
     interrupted = 0
     moments = []
     # Slow both saga edges a little so that every kill lands with sagas in flight.
@@ -59,8 +60,8 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         f"{len(requests) - len(known)} of {len(requests)} keys answered no booking on replay",
     )
     final = suite.wait_settled(known, 30.0)
-    unsettled = [i for i in known if not final.get(i, {}).get("settled")]
-    outcomes = sorted({str(final.get(i, {}).get("status")) for i in known})
+    unsettled = [i for i in known if i not in final or not final[i].settled]
+    outcomes = sorted({str(status_of(final, i)) for i in known})
     result.expect(
         "every booking terminal after the crashes",
         not unsettled,
@@ -70,5 +71,5 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
     )
 
 
-def _place(suite: Suite, facility: str, key: str, slot: tuple[str, str]) -> Answer:
+def _place(suite: Suite, facility: str, key: str, slot: Slot) -> Answer:
     return suite.book(facility, key=key, slot=slot, timeout_s=10.0)

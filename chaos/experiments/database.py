@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run
-from chaos.experiments.suite import Answer, Suite
+from chaos.experiments.suite import Suite
 from chaos.faults import Faults
+from harness.suite_client import Answer, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -27,27 +28,27 @@ def database_latency(stack: Stack, *, seed: int = 0) -> Result:
 
 
 def _ready(suite: Suite) -> Answer:
-    return suite.call("GET", SERVICE, "/ready")
+    return suite.client.send("GET", "/ready", service=SERVICE)
 
 
 def _create(suite: Suite) -> Answer:
-    return suite.call("POST", SERVICE, "/facilities", json={"name": "Hall", "capacity": 10})
+    return suite.client.try_create_facility("Hall", 10)
 
 
 def _problem(answer: Answer) -> bool:
-    return isinstance(answer.body, dict) and {"title", "status"} <= answer.body.keys()
+    return answer.problem is not None
 
 
 def _outage(faults: Faults, suite: Suite, result: Result) -> None:
     with faults.database_outage(SERVICE):
-        not_ready = suite.wait_for(lambda: _ready(suite).status == 503, 5.0, 0.1)
+        not_ready = wait_until(lambda: _ready(suite).status == 503, 5.0, 0.1)
         ready = _ready(suite)
         result.expect(
             "/ready false while the database is away",
             not_ready,
             f"/ready answered {ready.describe()} {ready.body}",
         )
-        answers = [_create(suite), suite.call("GET", SERVICE, "/facilities")]
+        answers = [_create(suite), suite.client.try_facilities()]
         result.expect(
             "503 with a problem body, not 500",
             all(a.status == 503 and _problem(a) for a in answers),
@@ -74,7 +75,7 @@ def _latency(faults: Faults, suite: Suite, result: Result) -> None:
 
 
 def _recovers(suite: Suite, result: Result) -> None:
-    back = suite.wait_for(lambda: _ready(suite).status == 200, RECOVERY_DEADLINE_S, 0.1)
+    back = wait_until(lambda: _ready(suite).status == 200, RECOVERY_DEADLINE_S, 0.1)
     created = _create(suite)
     result.expect(
         "recovers after heal",

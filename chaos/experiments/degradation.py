@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import RECOVERY_S, run
-from chaos.experiments.suite import Answer, Suite
+from chaos.experiments.suite import Suite
 from chaos.faults import Faults
+from harness.suite_client import Answer, FacilityList, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -21,28 +22,17 @@ def stale_facilities(stack: Stack, *, seed: int = 0) -> Result:
     )
 
 
-def _token(suite: Suite) -> dict[str, str]:
-    answer = suite.call(
-        "POST", "gateway", "/api/auth/token", data={"username": "demo", "password": "demo"}
-    )
-    if answer.status != 200 or not isinstance(answer.body, dict):
-        raise RuntimeError(f"gateway refused the demo login: {answer.describe()}")
-    return {"Authorization": f"Bearer {answer.body['access_token']}"}
+def _ids(answer: Answer[FacilityList]) -> set[str]:
+    return answer.value.ids if answer.value else set()
 
 
-def _ids(answer: Answer) -> set[Any]:
-    items = answer.body.get("items", []) if isinstance(answer.body, dict) else []
-    return {i.get("id") for i in items if isinstance(i, dict)}
-
-
-def _stale(answer: Answer) -> bool | None:
-    return answer.body.get("stale") if isinstance(answer.body, dict) else None
+def _stale(answer: Answer[FacilityList]) -> bool | None:
+    return answer.value.stale if answer.value else None
 
 
 def _body(faults: Faults, suite: Suite, result: Result) -> None:
     suite.facility()
-    auth = _token(suite)
-    listing = lambda: suite.call("GET", "gateway", "/api/facilities", headers=auth)  # noqa: E731
+    listing = suite.public(timeout=10.0).try_facilities
     fresh = listing()
     result.expect(
         "fresh list while healthy",
@@ -50,7 +40,7 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         f"{fresh.describe()}, stale={_stale(fresh)}, {len(_ids(fresh))} facilities",
     )
     with faults.down(EDGE):
-        suite.wait_for(lambda: _stale(listing()) is True, 5.0, 0.1)
+        wait_until(lambda: _stale(listing()) is True, 5.0, 0.1)
         stale = listing()
         result.expect(
             "stale list served while facilities is down",
@@ -58,5 +48,5 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
             f"{stale.describe()}, stale={_stale(stale)}, "
             f"{len(_ids(stale))} of {len(_ids(fresh))} facilities",
         )
-    again = suite.wait_for(lambda: _stale(listing()) is False, RECOVERY_S + 10, 0.1)
+    again = wait_until(lambda: _stale(listing()) is False, RECOVERY_S + 10, 0.1)
     result.expect("fresh again after heal", again, f"last answer stale={_stale(listing())}")

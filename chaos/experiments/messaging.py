@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import run, warm_up
-from chaos.experiments.suite import Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults, toxics
 from harness.audit import wait_quiet_stack
+from harness.suite_client import Notification, SuiteError, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -28,12 +29,12 @@ def duplicate_delivery(stack: Stack, *, seed: int = 0) -> Result:
     return run(stack, "duplicate-delivery", "idempotent consumer (inbox)", _duplicate, seed=seed)
 
 
-def notified(suite: Suite, booking_id: str) -> list[dict]:
-    answer = suite.call("GET", "notifications", "/notifications", params={"booking_id": booking_id})
-    body = answer.body
-    if isinstance(body, dict):
-        body = body.get("items", [])
-    return body if answer.status == 200 and isinstance(body, list) else []
+def notified(suite: Suite, booking_id: str) -> list[Notification]:
+    """The messages sent for a booking; none while notifications cannot say."""
+    try:
+        return suite.client.notifications(booking_id=booking_id)
+    except SuiteError:
+        return []
 
 
 def _outbox(faults: Faults, suite: Suite, result: Result) -> None:
@@ -43,7 +44,7 @@ def _outbox(faults: Faults, suite: Suite, result: Result) -> None:
         answers = [suite.book(facility) for _ in range(BOOKINGS)]
         ids = [a.booking_id for a in answers if a.booking_id]
         final = suite.wait_settled(ids, 10.0)
-        confirmed = sum(1 for i in ids if final.get(i, {}).get("status") == "confirmed")
+        confirmed = sum(1 for i in ids if status_of(final, i) == "confirmed")
         result.expect(
             "bookings accepted while the broker is down",
             confirmed == BOOKINGS,
@@ -78,7 +79,7 @@ def _duplicate(faults: Faults, suite: Suite, result: Result) -> None:
     with faults.toxic(CONSUMER_EDGE, toxics.blackhole()):
         answer = suite.book(facility)
         booking_id = answer.booking_id or ""
-        handled = suite.wait_for(lambda: bool(notified(suite, booking_id)), 10.0, 0.05)
+        handled = wait_until(lambda: bool(notified(suite, booking_id)), 10.0)
         if not result.expect(
             "event handled before the ack",
             handled,
@@ -88,7 +89,7 @@ def _duplicate(faults: Faults, suite: Suite, result: Result) -> None:
     # Cut the connection: the broker redelivers what was never acknowledged.
     with faults.down(CONSUMER_EDGE):
         pass
-    redelivered = suite.wait_for(
+    redelivered = wait_until(
         lambda: skipped() > before or len(notified(suite, booking_id)) > 1,
         DELIVERY_DEADLINE_S,
         0.1,

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from chaos.experiments.result import Result
 from chaos.experiments.runner import CHAOS_ENV, run, warm_up
-from chaos.experiments.suite import Answer, Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults, toxics
+from harness.suite_client import Answer, SuiteError, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -54,7 +55,7 @@ def _measure(faults: Faults, suite: Suite, result: Result) -> None:
             key = faults.add(EDGE, toxics.reset_peer())
             seen = retried()
             pending = pool.submit(suite.book, facility)
-            absorbed = suite.wait_for(lambda s=seen: retried() > s, RETRY_SEEN_S, 0.005)
+            absorbed = wait_until(lambda s=seen: retried() > s, RETRY_SEEN_S, 0.005)
             faults.undo(key)
             answers.append(pending.result())
             if not absorbed:
@@ -63,7 +64,7 @@ def _measure(faults: Faults, suite: Suite, result: Result) -> None:
     final = suite.wait_settled(ids, 20.0)
     extra = retried() - before
     result.measure("retries_counted", extra)
-    outcomes = [final.get(i, {}).get("status") for i in ids]
+    outcomes = [status_of(final, i) for i in ids]
     confirmed = outcomes.count("confirmed")
     failed = [a.describe() for a in answers if not a.clean]
     result.expect(
@@ -83,10 +84,16 @@ def _measure(faults: Faults, suite: Suite, result: Result) -> None:
         extra > 0,
         f"faultline_retries_total{{service=bookings,downstream=payments}} rose by {extra:.0f}",
     )
-    charged = [suite.call("GET", "payments", f"/charges/{i}") for i in ids]
-    captured = sum(1 for c in charged if c.status == 200 and c.body.get("status") == "captured")
+    captured = sum(1 for i in ids if _charge(suite, i) == "captured")
     result.expect(
         "one charge per booking",
         captured == confirmed,
         f"{captured} captured charges for {confirmed} confirmed bookings",
     )
+
+
+def _charge(suite: Suite, booking_id: str) -> str | None:
+    try:
+        return suite.client.charge(booking_id).status
+    except SuiteError:
+        return None

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chaos.experiments.result import ExperimentAborted, Result
-from chaos.experiments.suite import Suite
+from chaos.experiments.suite import Suite, status_of
 from chaos.faults import Faults
 from harness.audit import audit_stack
 from harness.errors import UserError
+from harness.suite_client import SuiteError, wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -57,7 +58,7 @@ def run(
             body(faults, suite, result)
         except ExperimentAborted:
             pass  # the property that ended it is already recorded
-        except (UserError, RuntimeError) as exc:
+        except (UserError, RuntimeError, SuiteError) as exc:
             result.expect("experiment ran to the end", False, str(exc).splitlines()[0])
         finally:
             problems = faults.close()
@@ -73,9 +74,7 @@ def run(
 
 def warm_up(suite: Suite, result: Result, facility_id: str, deadline_s: float = 15.0) -> None:
     """Wait until a booking confirms end to end, so earlier experiments' breakers have closed."""
-    ok = suite.wait_for(
-        lambda: _confirmed(suite, facility_id), deadline_s=deadline_s, interval_s=0.2
-    )
+    ok = wait_until(lambda: _confirmed(suite, facility_id), deadline_s, 0.2)
     if not ok:
         result.expect("healthy before the fault", False, f"no booking confirmed in {deadline_s}s")
         raise ExperimentAborted
@@ -85,5 +84,5 @@ def _confirmed(suite: Suite, facility_id: str) -> bool:
     answer = suite.book(facility_id)
     if answer.booking_id is None:
         return False
-    final = suite.wait_settled([answer.booking_id], deadline_s=5.0).get(answer.booking_id, {})
-    return final.get("status") == "confirmed"
+    final = suite.wait_settled([answer.booking_id], deadline_s=5.0)
+    return status_of(final, answer.booking_id) == "confirmed"

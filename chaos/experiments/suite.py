@@ -1,27 +1,32 @@
-"""The booking flow as an experiment drives it: straight to each service's own port (clients
-reach services directly; only the edges between services go through proxies)."""
+"""An experiment's handle on the suite: the suite client straight to each service's own port
+(clients reach services directly; only the edges between services go through proxies), plus
+what only experiments need: the bookings it placed, so that they can be waited for and audited,
+saga calls timed from the bookings database, and p99."""
 
 from __future__ import annotations
 
-import itertools
 import statistics
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from harness import service_metrics
+from harness.suite_client import (
+    GOOD_CARD,
+    Answer,
+    Booking,
+    Slot,
+    SlotAllocator,
+    SuiteClient,
+)
+
 if TYPE_CHECKING:
     from harness.stack import Stack
-
-DECLINED_CARD = "pm_card_chargeDeclined"
-GOOD_CARD = "pm_card_visa"
 
 
 @dataclass(frozen=True)
@@ -30,30 +35,6 @@ class SagaCall:
     started_at: datetime
     seconds: float
     outcome: str | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One request as the caller saw it: status (None when no answer), body, seconds taken."""
-
-    status: int | None
-    body: Any
-    seconds: float
-    error: str | None = None
-
-    @property
-    def booking_id(self) -> str | None:
-        return self.body.get("id") if isinstance(self.body, dict) else None
-
-    @property
-    def clean(self) -> bool:
-        """A deliberate answer: success, or a 4xx/503 problem; never a 500 or no answer."""
-        return self.status is not None and (self.status < 500 or self.status == 503)
-
-    def describe(self) -> str:
-        if self.status is None:
-            return f"no answer after {self.seconds * 1000:.0f} ms ({self.error})"
-        return f"{self.status} after {self.seconds * 1000:.0f} ms"
 
 
 def p99(samples: Iterable[float]) -> float:
@@ -65,20 +46,29 @@ def p99(samples: Iterable[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
+def status_of(outcomes: dict[str, Booking], booking_id: str | None) -> str | None:
+    """The status a wait last read for a booking (None: never read)."""
+    booking = outcomes.get(booking_id) if booking_id else None
+    return booking.status if booking else None
+
+
 class Suite:
-    """An experiment's handle on the suite; remembers every booking it placed."""
+    """The direct client of one experiment, and every booking it placed."""
 
     def __init__(self, stack: Stack, *, request_timeout_s: float = 10.0, seed: int = 0) -> None:
         self.stack = stack
-        self.http = httpx.Client(timeout=request_timeout_s)
+        # Slots spread by seed, shared by every client of the experiment.
+        self.client = SuiteClient.for_stack(
+            stack, public=False, timeout=request_timeout_s, slots=SlotAllocator(seed)
+        )
+        self._public: list[SuiteClient] = []
         self.bookings: list[str] = []
+        # Bookings does not look users up: a fixed id per seed spares a user per experiment.
         self.user_id = str(uuid.UUID(int=seed + 1))
-        # Far in the future and spread by seed, so runs never compete for a slot by accident.
-        self._base = datetime(2040, 1, 1, tzinfo=UTC) + timedelta(days=(seed * 7919) % 20000)
-        self._slots = itertools.count()
 
     def close(self) -> None:
-        self.http.close()
+        for client in [self.client, *self._public]:
+            client.close()
 
     def __enter__(self) -> Suite:
         return self
@@ -86,110 +76,58 @@ class Suite:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def url(self, service: str) -> str:
-        return self.stack.url(service)
+    def public(self, *, timeout: float) -> SuiteClient:
+        """A client through the gateway, logged in as demo, taking slots from the same
+        allocator (so its bookings never collide with the direct ones by accident)."""
+        client = SuiteClient.for_stack(
+            self.stack, public=True, timeout=timeout, slots=self.client.slots
+        )
+        self._public.append(client)
+        client.login()
+        return client
 
-    def call(self, method: str, service: str, path: str, **kwargs: Any) -> Answer:
-        t0 = time.monotonic()
-        try:
-            resp = self.http.request(method, f"{self.url(service)}{path}", **kwargs)
-        except httpx.HTTPError as exc:
-            return Answer(None, None, time.monotonic() - t0, f"{type(exc).__name__}: {exc}")
-        try:
-            body: Any = resp.json()
-        except ValueError:
-            body = resp.text
-        return Answer(resp.status_code, body, time.monotonic() - t0)
+    def placed(self, booking_id: str | None) -> None:
+        if booking_id and booking_id not in self.bookings:
+            self.bookings.append(booking_id)
 
     # -- the booking flow ------------------------------------------------------------------------
 
     def facility(self) -> str:
-        answer = self.call(
-            "POST", "facilities", "/facilities", json={"name": "Chapel", "capacity": 40}
-        )
-        if answer.status != 201:
-            raise RuntimeError(f"could not create a facility: {answer.describe()} {answer.body}")
-        return str(answer.body["id"])
+        return self.client.create_facility("Chapel", 40).id
 
-    def slot(self) -> tuple[str, str]:
-        start = self._base + timedelta(hours=2 * next(self._slots))
-        return start.isoformat(), (start + timedelta(hours=1)).isoformat()
+    def slot(self) -> Slot:
+        return self.client.slots.take()
 
     def book(
         self,
         facility_id: str,
         *,
         card: str = GOOD_CARD,
-        slot: tuple[str, str] | None = None,
+        slot: Slot | None = None,
         key: str | None = None,
         timeout_s: float | None = None,
-    ) -> Answer:
-        starts_at, ends_at = slot or self.slot()
-        body = {
-            "user_id": self.user_id,
-            "facility_id": facility_id,
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "amount_cents": 25000,
-            "payment_method": card,
-        }
-        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        extra: dict[str, Any] = {} if timeout_s is None else {"timeout": timeout_s}
-        answer = self.call("POST", "bookings", "/bookings", json=body, headers=headers, **extra)
-        if answer.booking_id and answer.booking_id not in self.bookings:
-            self.bookings.append(answer.booking_id)
+    ) -> Answer[Booking]:
+        answer = self.client.try_book(
+            self.user_id, facility_id, slot, payment_method=card, key=key, timeout=timeout_s
+        )
+        self.placed(answer.booking_id)
         return answer
-
-    def booking(self, booking_id: str) -> dict[str, Any] | None:
-        answer = self.call("GET", "bookings", f"/bookings/{booking_id}")
-        return answer.body if answer.status == 200 else None
-
-    def all_bookings(self) -> list[dict[str, Any]]:
-        answer = self.call("GET", "bookings", "/bookings", params={"limit": 10000})
-        return answer.body if answer.status == 200 else []
 
     def wait_settled(
         self, booking_ids: Iterable[str] | None = None, deadline_s: float = 20.0
-    ) -> dict[str, dict[str, Any]]:
-        """Poll until each booking is settled (terminal, nothing left to do) or the deadline."""
+    ) -> dict[str, Booking]:
+        """Each booking (default: every one placed) once settled, or as last read."""
         ids = list(self.bookings if booking_ids is None else booking_ids)
-        seen: dict[str, dict[str, Any]] = {}
-        deadline = time.monotonic() + deadline_s
-        while True:
-            for booking_id in ids:
-                if booking_id in seen and seen[booking_id].get("settled"):
-                    continue
-                body = self.booking(booking_id)
-                if body is not None:
-                    seen[booking_id] = body
-            if all(seen.get(i, {}).get("settled") for i in ids) or time.monotonic() > deadline:
-                return seen
-            time.sleep(0.05)
+        return self.client.wait_settled(ids, deadline_s)
 
     # -- what a service exposes -------------------------------------------------------------------
 
-    def metrics(self, service: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        answer = self.call("GET", service, "/metrics")
-        if answer.status != 200 or not isinstance(answer.body, str):
-            return {}
-        values = {}
-        for family in text_string_to_metric_families(answer.body):
-            for sample in family.samples:
-                values[(sample.name, frozenset(sample.labels.items()))] = sample.value
-        return values
-
     def metric(self, service: str, name: str, **labels: str) -> float:
-        """Sum of the samples of `name` whose labels include `labels` (0 when absent)."""
-        wanted = set(labels.items())
-        return sum(
-            value
-            for (sample, sample_labels), value in self.metrics(service).items()
-            if sample == name and wanted <= sample_labels
-        )
+        """Sum of the samples of `name` whose labels include `labels` (0 when unreadable)."""
+        return service_metrics.metric(self.stack.url(service), name, **labels)
 
     def breaker_state(self, service: str, downstream: str) -> str:
-        value = self.metric(service, "faultline_breaker_state", downstream=downstream)
-        return {0: "closed", 1: "half-open", 2: "open"}.get(int(value), f"unknown({value})")
+        return service_metrics.breaker_state(self.stack.url(service), downstream)
 
     def saga_calls(self, booking_ids: Iterable[str], step: str) -> list[SagaCall]:
         """Each finished call of `step` for these bookings, timed from the saga log (read
@@ -214,13 +152,3 @@ class Suite:
                 begun = started.pop(booking_id)
                 calls.append(SagaCall(str(booking_id), begun, (at - begun).total_seconds(), detail))
         return calls
-
-    def wait_for(self, predicate: Any, deadline_s: float, interval_s: float = 0.05) -> bool:
-        """Poll `predicate()` until true or the deadline; True when it became true."""
-        deadline = time.monotonic() + deadline_s
-        while True:
-            if predicate():
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(interval_s)

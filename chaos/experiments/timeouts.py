@@ -8,6 +8,7 @@ from chaos.experiments.result import Result
 from chaos.experiments.runner import CHAOS_ENV, TIMEOUT_S, run, warm_up
 from chaos.experiments.suite import Suite
 from chaos.faults import Faults, toxics
+from harness.suite_client import wait_until
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -34,15 +35,16 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         answers = [suite.book(facility, timeout_s=PATIENCE_S) for _ in range(BOOKINGS)]
         # Found by facility, so that requests left unanswered are counted too.
         ids = [
-            b["id"]
-            for b in suite.all_bookings()
-            if b["facility_id"] == facility and b["id"] not in before
+            b.id
+            for b in suite.client.bookings(limit=10_000)
+            if b.facility_id == facility and b.id not in before
         ]
-        suite.bookings += [i for i in ids if i not in suite.bookings]
+        for booking_id in ids:
+            suite.placed(booking_id)
         # The booking request returns after the saga's budget whatever its calls do; the
         # charge call itself, timed from the saga log, is what must end within the timeout.
-        ended = suite.wait_for(
-            lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), PATIENCE_S + limit, 0.05
+        ended = wait_until(
+            lambda: len(suite.saga_calls(ids, "charge")) >= len(ids), PATIENCE_S + limit
         )
         calls = suite.saga_calls(ids, "charge")
     hung = [a.describe() for a in answers if a.status is None]
@@ -66,5 +68,5 @@ def _body(faults: Faults, suite: Suite, result: Result) -> None:
         f"{PATIENCE_S + limit:.1f}s into {LATENCY_MS} ms of injected latency",
     )
     final = suite.wait_settled(deadline_s=20.0)
-    stuck = [i for i, b in final.items() if not b.get("settled")]
+    stuck = [i for i in suite.bookings if i not in final or not final[i].settled]
     result.expect("every booking settles after the fault", not stuck, f"unsettled: {stuck}")

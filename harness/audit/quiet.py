@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness import polling
+from harness.service_metrics import scrape_async
 
 from .readers import Databases, Sources, connect
 
@@ -139,16 +139,6 @@ async def _ready_counts(sources: Sources) -> tuple[dict[str, int], dict[str, int
     return queued, delayed
 
 
-def _samples(text: str, family: str) -> list[float]:
-    return [
-        sample.value
-        for metric in text_string_to_metric_families(text)
-        if metric.name == family
-        for sample in metric.samples
-        if sample.name in (family, f"{family}_total")
-    ]
-
-
 async def _consumer_gauges(
     sources: Sources, client: httpx.AsyncClient
 ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
@@ -158,16 +148,12 @@ async def _consumer_gauges(
         url = sources.metrics.get(consumer)
         if url is None:
             return consumer, 0, 0, "no URL of its /metrics is known"
-        try:
-            resp = await client.get(f"{url}/metrics", timeout=_SCRAPE_TIMEOUT_S)
-        except httpx.HTTPError as exc:
-            return consumer, 0, 0, f"/metrics unreachable ({type(exc).__name__})"
-        if resp.status_code != 200:
-            return consumer, 0, 0, f"/metrics answered {resp.status_code}"
-        held = _samples(resp.text, IN_FLIGHT)
-        if not held:
+        samples = await scrape_async(url, http=client, timeout=_SCRAPE_TIMEOUT_S)
+        if not samples.ok:
+            return consumer, 0, 0, samples.error
+        if not samples.has(IN_FLIGHT):
             return consumer, 0, 0, f"/metrics has no {IN_FLIGHT} gauge"
-        return consumer, sum(held), sum(_samples(resp.text, DELIVERIES)), None
+        return consumer, samples.value(IN_FLIGHT), samples.value(f"{DELIVERIES}_total"), None
 
     in_flight: dict[str, float] = {}
     deliveries: dict[str, float] = {}

@@ -22,6 +22,7 @@ def test_every_step_of_the_demo_flow_passes(faultline_stack):
     by_name = {s.name: s.detail for s in steps}
     assert "slot_unavailable" in by_name["book the same slot again"]
     assert "payment_declined" in by_name["book with a declined card"]
+    assert "one per event" in by_name["notifications"]
 
 
 def test_the_flow_stops_at_the_first_required_step_that_fails():
@@ -32,3 +33,4 @@ def test_the_flow_stops_at_the_first_required_step_that_fails():
         flow.close()
     assert len(steps) == 1
     assert steps[0].name == "token" and not steps[0].ok
+    assert "no answer" in steps[0].detail

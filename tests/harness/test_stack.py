@@ -13,6 +13,7 @@ import yaml
 
 from harness import infra, processes, urls
 from harness.stack import Stack, StackError
+from harness.suite_client import SuiteClient, SuiteError
 from harness.topology import DEFAULT_TOPOLOGY, load_topology
 
 pytestmark = pytest.mark.e2e
@@ -50,19 +51,19 @@ def test_disabling_a_proxy_cuts_the_edge(faultline_stack: Stack, clean_toxics):
     api = faultline_stack.toxiproxy_url
     resp = httpx.post(f"{api}/proxies/gateway->users", json={"enabled": False})
     assert resp.status_code == 200
-    token = httpx.post(
-        f"{faultline_stack.gateway_url}/api/auth/token",
-        data={"username": "demo", "password": "demo"},
-    ).json()["access_token"]
-    user_url = f"{faultline_stack.gateway_url}/api/users/00000000-0000-0000-0000-000000000000"
-    auth = {"Authorization": f"Bearer {token}"}
-    resp = httpx.get(user_url, headers=auth, timeout=20)
-    assert resp.status_code == 503
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    clean_toxics()
-    assert httpx.get(f"{api}/proxies/gateway->users").json()["enabled"] is True
-    # The edge works again (and this success resets the breaker's failure count for others).
-    assert httpx.get(user_url, headers=auth, timeout=20).status_code == 404
+    unknown = "00000000-0000-0000-0000-000000000000"
+    with SuiteClient.for_stack(faultline_stack, timeout=20) as client:
+        client.login()
+        with pytest.raises(SuiteError) as cut:
+            client.get_user(unknown)
+        assert cut.value.status == 503
+        assert cut.value.answer.headers["content-type"].startswith("application/problem+json")
+        clean_toxics()
+        assert httpx.get(f"{api}/proxies/gateway->users").json()["enabled"] is True
+        # The edge works again (and this success resets the breaker's failure count for others).
+        with pytest.raises(SuiteError) as healed:
+            client.get_user(unknown)
+        assert healed.value.status == 404
 
 
 def test_pause_resume_and_kill_restart_a_service(faultline_stack: Stack):
