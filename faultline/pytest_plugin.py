@@ -214,12 +214,19 @@ def faultline_stack(pytestconfig: pytest.Config, faultline_stack_factory: StackF
 
 @pytest.fixture(scope="session")
 def gateway_token(faultline_stack: Any) -> str:
-    import httpx
+    from harness.suite_client import SuiteClient
 
-    from harness.booking_flow import get_token
+    with SuiteClient.public(faultline_stack.gateway_url) as suite:
+        return suite.login().access_token
 
-    with httpx.Client(base_url=faultline_stack.gateway_url, timeout=10.0) as client:
-        return get_token(client, "demo", "demo")
+
+@pytest.fixture
+def suite_client(faultline_stack: Any, gateway_token: str) -> Iterator[Any]:
+    """The suite's typed client, through the gateway, with the demo account's token."""
+    from harness.suite_client import SuiteClient
+
+    with SuiteClient.public(faultline_stack.gateway_url, token=gateway_token) as suite:
+        yield suite
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import httpx
-
 from harness.suite_client import (
     DECLINED_CARD,
     GOOD_CARD,
@@ -33,12 +31,6 @@ class Step:
 
 class FlowError(Exception):
     """A step's outcome differs from what the flow expects."""
-
-
-def get_token(client: httpx.Client, username: str = "demo", password: str = "demo") -> str:
-    """A bearer token from the gateway `client` points at (kept for the pytest plugin)."""
-    with SuiteClient.public(str(client.base_url), http=client) as suite:
-        return suite.login(username, password).access_token
 
 
 class BookingFlow:
