@@ -106,8 +106,28 @@ def test_a_broker_outage_takes_down_every_edge_to_rabbitmq(stack: Any) -> None:
     assert all(_enabled(stack, e) for e in rabbit)
 
 
+class _UndoRecorder(ToxiproxyClient):
+    """A client of the same server that notes each undoing call, naming the toxic it removes
+    by the type the server holds for it, so the order of a heal can be read back."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.undone: list[str] = []
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        held = {t["name"]: t["type"] for t in self.toxics(proxy)}
+        self.undone.append(f"{held.get(name, '?')} removed from {proxy}")
+        super().remove_toxic(proxy, name)
+
+    def update_proxy(self, name: str, **fields: Any) -> dict[str, Any]:
+        if fields.get("enabled") is True:
+            self.undone.append(f"{name} enabled")
+        return super().update_proxy(name, **fields)
+
+
 def test_heal_undoes_everything_still_active_newest_first(stack: Any) -> None:
-    faults = Faults(stack, seed=1)
+    recorder = _UndoRecorder(stack.toxiproxy_url)
+    faults = Faults(stack, seed=1, client=recorder)
     faults.add("bookings->payments", toxics.reset_peer(toxicity=0.5))
     faults.add("bookings->payments", toxics.latency(100))
     faults.disable("notifications->rabbitmq")
@@ -115,9 +135,15 @@ def test_heal_undoes_everything_still_active_newest_first(stack: Any) -> None:
 
     assert faults.heal() == []
 
+    assert recorder.undone == [
+        "notifications->rabbitmq enabled",
+        "latency removed from bookings->payments",
+        "reset_peer removed from bookings->payments",
+    ]
     assert _toxics(stack, "bookings->payments") == []
     assert _enabled(stack, "notifications->rabbitmq")
     assert faults.heal() == []  # nothing left: healing twice is harmless
+    assert len(recorder.undone) == 3
     assert faults.history[-1] == "notifications->rabbitmq down"
     faults.close()
 

@@ -172,20 +172,25 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def metrics(server: EmbeddedToxiproxy) -> Callable[[str, str, str], int]:
+def metrics(server: EmbeddedToxiproxy) -> Iterator[Callable[[str, str, str], int]]:
     """Bytes a proxy has `received` or `sent` in a direction, read from /metrics.
 
     The API shares the proxies' event loop, so once a count shows, the data path has the bytes.
+    One client for the test: a new one per scrape costs a TLS set-up of a few hundred ms on a
+    busy machine, too slow to follow the data path between two chunks.
     """
+    with httpx.Client(base_url=server.url, timeout=5) as http:
 
-    def read(proxy: str, kind: str, direction: str) -> int:
-        wanted = f'toxiproxy_proxy_{kind}_bytes_total{{direction="{direction}",proxy="{proxy}"}}'
-        for line in httpx.get(f"{server.url}/metrics", timeout=5).text.splitlines():
-            if line.startswith(wanted):
-                return int(float(line.rsplit(" ", 1)[1]))
-        return 0
+        def read(proxy: str, kind: str, direction: str) -> int:
+            wanted = (
+                f'toxiproxy_proxy_{kind}_bytes_total{{direction="{direction}",proxy="{proxy}"}}'
+            )
+            for line in http.get("/metrics").text.splitlines():
+                if line.startswith(wanted):
+                    return int(float(line.rsplit(" ", 1)[1]))
+            return 0
 
-    return read
+        yield read
 
 
 @pytest.fixture
