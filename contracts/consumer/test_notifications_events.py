@@ -72,7 +72,7 @@ def deliver(served: Served, app: Any, body: str | bytes | None, metadata: dict[s
 
 
 def sent_for(served: Served, app: Any, event: dict[str, Any]):
-    service = NotificationService(app.state.db)
+    service: NotificationService = app.state.service
     user_id = uuid.UUID(event["data"]["user_id"])
     sent = served.run(service.find(user_id=user_id, event_type=event["type"]))
     return [s for s in sent if s.message.event_id == event["event_id"]]

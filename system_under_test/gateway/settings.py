@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr, model_validator
+
 from system_under_test.common.settings import ServiceSettings
+
+# Public in this repository, so it signs tokens only in demo mode: anyone could forge one.
+DEVELOPMENT_KEY = "faultline-development-key-not-for-production"
+
+
+class MissingSigningKey(ValueError):
+    """No `SVC_JWT_SECRET` outside demo mode."""
+
+
+MISSING_KEY_MESSAGE = (
+    "SVC_JWT_SECRET is not set: give it a signing key (e.g. `python -c "
+    '"import secrets; print(secrets.token_urlsafe(32))"`), or set SVC_DEMO=true to run the '
+    "demo with the development key"
+)
 
 
 class GatewaySettings(ServiceSettings):
     name: str = "gateway"
     port: int = 8080
+    # The key that signs and checks bearer tokens. Required unless `demo` is on.
+    jwt_secret: SecretStr = SecretStr("")
+    # Demo mode: without `jwt_secret` tokens are signed with the development key above.
+    demo: bool = False
     # 0 means twice the sustained rate: room for a page's burst of parallel calls.
     rate_limit_burst: float = 0.0
     # Short, so a new facility shows up quickly; the last good list outlives it as fallback.
@@ -18,3 +38,15 @@ class GatewaySettings(ServiceSettings):
     # bookings never sheds (and the gateway's breaker never counts) the gateway's traffic.
     # See docs/architecture.md for how the number was chosen.
     max_in_flight: int = 32
+
+    @model_validator(mode="after")
+    def _signing_key(self) -> GatewaySettings:
+        if not self.jwt_secret.get_secret_value():
+            if not self.demo:
+                raise MissingSigningKey(MISSING_KEY_MESSAGE)
+            self.jwt_secret = SecretStr(DEVELOPMENT_KEY)
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        return self.jwt_secret.get_secret_value()

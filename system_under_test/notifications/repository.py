@@ -1,13 +1,16 @@
-"""Sent messages in PostgreSQL, inside the caller's transaction."""
+"""Sent messages, and the inbox of events handled, in PostgreSQL (the caller's unit of work)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from system_under_test.common.inbox import first_delivery
 
 from .domain import Message
 from .orm import notifications
@@ -20,9 +23,31 @@ class SentMessage:
     sent_at: datetime
 
 
-class NotificationRepository:
+class NotificationRepository(Protocol):
+    async def first_delivery(self, event_id: str, consumer: str, *, dedupe: bool) -> bool:
+        """Record that `consumer` got `event_id`; False when it had before (and `dedupe`)."""
+        ...
+
+    async def add(self, message: Message, sent_at: datetime) -> SentMessage: ...
+
+    async def find(
+        self,
+        *,
+        booking_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        event_type: str | None = None,
+        limit: int | None = None,
+    ) -> list[SentMessage]:
+        """Messages sent, oldest first, matching every filter given."""
+        ...
+
+
+class SqlNotificationRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    async def first_delivery(self, event_id: str, consumer: str, *, dedupe: bool) -> bool:
+        return await first_delivery(self.conn, event_id, consumer, dedupe=dedupe)
 
     async def add(self, message: Message, sent_at: datetime) -> SentMessage:
         sent = SentMessage(id=uuid.uuid4(), message=message, sent_at=sent_at)
