@@ -8,6 +8,8 @@ from system_under_test.common.settings import ServiceSettings
 
 # Public in this repository, so it signs tokens only in demo mode: anyone could forge one.
 DEVELOPMENT_KEY = "faultline-development-key-not-for-production"
+# An HS256 key shorter than the hash is easier to guess than the signature (RFC 7518, 3.2).
+MIN_KEY_BYTES = 32
 
 
 class MissingSigningKey(ValueError):
@@ -41,10 +43,13 @@ class GatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _signing_key(self) -> GatewaySettings:
-        if not self.jwt_secret.get_secret_value():
+        key = self.jwt_secret.get_secret_value()
+        if not key:
             if not self.demo:
                 raise MissingSigningKey(MISSING_KEY_MESSAGE)
             self.jwt_secret = SecretStr(DEVELOPMENT_KEY)
+        elif len(key.encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"SVC_JWT_SECRET must be at least {MIN_KEY_BYTES} bytes long")
         return self
 
     @property
