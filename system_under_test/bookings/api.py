@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from system_under_test.common.app import Problems, service_layer
+from system_under_test.common.fields import IdempotencyKey
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import VALIDATION_FAILED, problem_responses
 
@@ -24,15 +25,6 @@ PROBLEMS: Problems = {
     CannotCancel: (409, "Booking cannot be cancelled"),
 }
 Service = Annotated[BookingService, Depends(service_layer)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="the same key with the same body returns the same booking",
-    ),
-]
 
 _BOOKING_LINKS = links(
     GetBooking=link(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Header
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from pydantic.json_schema import WithJsonSchema
 
@@ -92,3 +93,16 @@ characters) and forwards it, payments reads it. Which tokens exist is payments' 
 alone: its own schema narrows this type to the methods it knows (any other is 422 there,
 which a saga records as a refused charge), so neither the gateway nor bookings needs to
 change when a payment method is added."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="the same key with the same body returns the same booking; retry with it "
+        "after a timeout",
+    ),
+]
+"""The `Idempotency-Key` header of a request that places a booking: the gateway forwards it,
+bookings keeps it (up to 200 characters) with a digest of the body it came with."""

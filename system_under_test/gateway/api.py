@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Form, Header, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from system_under_test.common.fields import DAY_PATTERN
+from system_under_test.common.fields import DAY_PATTERN, IdempotencyKey
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
 from system_under_test.common.resilience import DownstreamError
@@ -51,15 +51,6 @@ STALE_RESPONSES = Counter(
 
 public = APIRouter(prefix="/api", dependencies=[Depends(rate_limit_by_address)], tags=["auth"])
 api = APIRouter(prefix="/api", dependencies=[Depends(rate_limit), Depends(require_token)])
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="the same key returns the same booking; retry with it after a timeout",
-    ),
-]
 
 
 _BOOKING_LINKS = links(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from system_under_test.common.app import service_layer
 from system_under_test.common.problems import problem_responses
 
-from .domain import HANDLED_EVENTS
+from .domain import HANDLED_EVENTS, MessageFilter
 from .schemas import NotificationOut
 from .service import NotificationService
 
@@ -33,9 +33,8 @@ async def list_notifications(
     event_type: EventType | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[NotificationOut]:
-    sent = await service.find(
-        booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
-    )
+    wanted = MessageFilter(booking_id, user_id, event_type, limit)
+    sent = await service.find(wanted)
     return [
         NotificationOut(
             id=s.id,

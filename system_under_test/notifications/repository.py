@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from system_under_test.common.inbox import first_delivery
 
-from .domain import Message
+from .domain import Message, MessageFilter
 from .orm import notifications
 
 
@@ -30,16 +30,7 @@ class NotificationRepository(Protocol):
 
     async def add(self, message: Message, sent_at: datetime) -> SentMessage: ...
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
-        """Messages sent, oldest first, matching every filter given."""
-        ...
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]: ...
 
 
 class SqlNotificationRepository:
@@ -67,24 +58,17 @@ class SqlNotificationRepository:
         )
         return sent
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]:
         t = notifications
         query = select(t).order_by(t.c.sent_at, t.c.id)
-        if limit is not None:
-            query = query.limit(limit)
-        if booking_id is not None:
-            query = query.where(t.c.booking_id == booking_id)
-        if user_id is not None:
-            query = query.where(t.c.user_id == user_id)
-        if event_type is not None:
-            query = query.where(t.c.event_type == event_type)
+        if wanted.limit is not None:
+            query = query.limit(wanted.limit)
+        if wanted.booking_id is not None:
+            query = query.where(t.c.booking_id == wanted.booking_id)
+        if wanted.user_id is not None:
+            query = query.where(t.c.user_id == wanted.user_id)
+        if wanted.event_type is not None:
+            query = query.where(t.c.event_type == wanted.event_type)
         rows = (await self.conn.execute(query)).all()
         return [
             SentMessage(

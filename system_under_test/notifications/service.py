@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +11,7 @@ from prometheus_client import Counter
 
 from system_under_test.common.uow import UnitOfWork
 
-from .domain import compose
+from .domain import MessageFilter, compose
 from .repository import NotificationRepository, SentMessage
 
 CONSUMER = "notifications"
@@ -60,15 +59,6 @@ class NotificationService:
         log.info("sent %s %s to %s", message.channel, message.event_type, message.recipient)
         return sent
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]:
         async with self.uow.statement() as tx:
-            return await tx.repo.find(
-                booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
-            )
+            return await tx.repo.find(wanted)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from system_under_test.notifications.domain import Message
+from system_under_test.notifications.domain import Message, MessageFilter
 from system_under_test.notifications.repository import SentMessage
 
 
@@ -25,19 +25,7 @@ class FakeNotificationRepository:
         self.sent.append(sent)
         return sent
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
-        found = [
-            s
-            for s in sorted(self.sent, key=lambda s: (s.sent_at, str(s.id)))
-            if (booking_id is None or s.message.booking_id == booking_id)
-            and (user_id is None or s.message.user_id == user_id)
-            and (event_type is None or s.message.event_type == event_type)
-        ]
-        return found if limit is None else found[:limit]
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]:
+        ordered = sorted(self.sent, key=lambda s: (s.sent_at, str(s.id)))
+        found = [s for s in ordered if wanted.matches(s.message)]
+        return found if wanted.limit is None else found[: wanted.limit]

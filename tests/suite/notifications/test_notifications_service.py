@@ -12,7 +12,11 @@ import pytest
 from fakes import FakeUnitOfWork
 
 from system_under_test.common.events import make_event
-from system_under_test.notifications.domain import MalformedEvent, UnsupportedEvent
+from system_under_test.notifications.domain import (
+    MalformedEvent,
+    MessageFilter,
+    UnsupportedEvent,
+)
 from system_under_test.notifications.service import NotificationService
 
 from .fakes import FakeNotificationRepository
@@ -76,15 +80,17 @@ async def test_messages_are_found_by_booking_user_and_type_oldest_first():
     await service.handle(
         make_event("booking.cancelled", {"booking_id": str(first), "user_id": str(USER)})
     )
-    mine = await service.find(user_id=USER)
+    mine = await service.find(MessageFilter(user_id=USER))
     assert [(s.message.booking_id, s.message.event_type) for s in mine] == [
         (first, "booking.confirmed"),
         (second, "booking.confirmed"),
         (first, "booking.cancelled"),
     ]
-    about_first = await service.find(booking_id=first, event_type="booking.cancelled")
+    about_first = await service.find(
+        MessageFilter(booking_id=first, event_type="booking.cancelled")
+    )
     assert [s.message.event_type for s in about_first] == ["booking.cancelled"]
-    assert len(await service.find(user_id=USER, limit=2)) == 2
+    assert len(await service.find(MessageFilter(user_id=USER, limit=2))) == 2
 
 
 async def test_dozens_of_deliveries_of_one_event_in_flight_send_one_message():
