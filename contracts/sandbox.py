@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import URL, make_url
-
 from harness.infra import broker_objects, delete_broker_objects, drop_databases
 from harness.topology import load_topology
 
@@ -28,10 +26,12 @@ def unique_name(prefix: str = "fl_t") -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
 
 
-def postgres_server() -> URL:
-    """The server, without a database, in SQLAlchemy's psycopg spelling."""
-    url = make_url(os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES))
-    return url.set(drivername="postgresql+psycopg", database=None)
+def postgres_server() -> str:
+    """Server URL without a database, in SQLAlchemy's psycopg spelling."""
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES).rstrip("/")
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0]
+    return f"postgresql+psycopg://{host}" if scheme.startswith("postgres") else url
 
 
 def rabbitmq_url() -> str:
@@ -51,7 +51,7 @@ class Sandbox:
     def database_url(self, service: str) -> str:
         name = f"{self.namespace}_{service}"
         self.databases.append(name)
-        return postgres_server().set(database=name).render_as_string(hide_password=False)
+        return f"{postgres_server()}/{name}"
 
     def settings(self, service: str) -> dict[str, str]:
         """Keyword arguments for a service's settings class: own database, this namespace."""
@@ -77,8 +77,7 @@ class Sandbox:
 
     def close(self) -> None:
         if self.databases:
-            server = postgres_server().set(database="postgres")
-            drop_databases(server.render_as_string(hide_password=False), self.databases)
+            drop_databases(postgres_server() + "/postgres", self.databases)
         # Every consumer queue of the topology: a service started here declares its own.
         consumers = sorted({*self.consumers, *load_topology().consumers()})
         exchanges, queues = broker_objects(self.namespace, consumers)
