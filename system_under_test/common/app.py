@@ -32,7 +32,7 @@ from .observability import RequestContextMiddleware, configure_logging
 from .outbox import EventPublisher, OutboxRelay
 from .problems import install_problem_handlers, problem_openapi, problem_response
 from .resilience import Downstream
-from .settings import ServiceSettings, load_settings
+from .settings import InvalidSettings, ServiceSettings, load_settings, refuse_to_start
 from .shedding import InFlightLimit
 from .tasks import cancel_and_wait
 
@@ -277,7 +277,11 @@ def served_app(
         if name != "app":
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         if not built:
-            built.append(build(load_settings(settings_class)))
+            settings = load_settings(settings_class)
+            try:
+                built.append(build(settings))
+            except InvalidSettings as error:
+                refuse_to_start(settings.name, str(error))
         return built[0]
 
     return __getattr__

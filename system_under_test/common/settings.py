@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +103,10 @@ class ServiceSettings(BaseSettings):
 S = TypeVar("S", bound=ServiceSettings)
 
 
+class InvalidSettings(ValueError):
+    """Settings that parse, yet a service cannot run on (one it needs is missing)."""
+
+
 def settings_problem(error: ValidationError) -> str:
     """One line naming each bad `SVC_` variable and what is wrong with it."""
     parts = []
@@ -119,6 +123,9 @@ def load_settings(settings_class: type[S]) -> S:
     try:
         return settings_class()
     except ValidationError as error:
-        service = settings_class.model_fields["name"].default
-        print(f"{service}: {settings_problem(error)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse_to_start(settings_class.model_fields["name"].default, settings_problem(error))
+
+
+def refuse_to_start(service: str, problem: str) -> NoReturn:
+    print(f"{service}: {problem}", file=sys.stderr)
+    raise SystemExit(2)

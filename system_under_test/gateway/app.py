@@ -25,7 +25,9 @@ and send it as `Authorization: Bearer <token>` on every other `/api` route. Erro
 
 
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway; `MissingSigningKey` without a signing key outside demo mode."""
     settings = settings or GatewaySettings()
+    settings.signing_key  # noqa: B018 (raises MissingSigningKey)
 
     def state(app: FastAPI) -> GatewayState:
         return GatewayState(settings=settings, downstreams=app.state.downstreams)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator
 
-from system_under_test.common.settings import ServiceSettings
+from system_under_test.common.settings import InvalidSettings, ServiceSettings
 
 # Public in this repository, so it signs tokens only in demo mode: anyone could forge one.
 DEVELOPMENT_KEY = "faultline-development-key-not-for-production"
@@ -12,7 +12,7 @@ DEVELOPMENT_KEY = "faultline-development-key-not-for-production"
 MIN_KEY_BYTES = 32
 
 
-class MissingSigningKey(ValueError):
+class MissingSigningKey(InvalidSettings):
     """No `SVC_JWT_SECRET` outside demo mode."""
 
 
@@ -41,17 +41,20 @@ class GatewaySettings(ServiceSettings):
     # See docs/architecture.md for how the number was chosen.
     max_in_flight: int = 32
 
-    @model_validator(mode="after")
-    def _signing_key(self) -> GatewaySettings:
-        key = self.jwt_secret.get_secret_value()
-        if not key:
-            if not self.demo:
-                raise MissingSigningKey(MISSING_KEY_MESSAGE)
-            self.jwt_secret = SecretStr(DEVELOPMENT_KEY)
-        elif len(key.encode()) < MIN_KEY_BYTES:
-            raise ValueError(f"SVC_JWT_SECRET must be at least {MIN_KEY_BYTES} bytes long")
-        return self
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, key: SecretStr) -> SecretStr:
+        if key.get_secret_value() and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_KEY_BYTES} bytes long")
+        return key
 
     @property
     def signing_key(self) -> str:
-        return self.jwt_secret.get_secret_value()
+        """The given key, or the development key in demo mode; without either a gateway
+        cannot run (`build_app` refuses), though these settings can still be read."""
+        key = self.jwt_secret.get_secret_value()
+        if key:
+            return key
+        if self.demo:
+            return DEVELOPMENT_KEY
+        raise MissingSigningKey(MISSING_KEY_MESSAGE)
