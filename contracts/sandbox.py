@@ -41,6 +41,8 @@ class Sandbox:
     """Names handed out to services; `close()` drops whatever was handed out."""
 
     namespace: str = field(default_factory=unique_name)
+    # The gateway's token signing key in this sandbox (its clients log in with demo / demo).
+    signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     databases: list[str] = field(default_factory=list)
     consumers: list[str] = field(default_factory=list)
 

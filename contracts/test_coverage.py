@@ -20,7 +20,7 @@ def test_an_edge_or_event_without_a_pact_is_reported():
     topology = load_topology()
     extended = dataclasses.replace(
         topology,
-        edges=(*topology.edges, Edge(source="gateway", target="notifications", kind="http")),
+        edges=(*topology.edges, Edge(source="notifications", target="users", kind="http")),
         events=(
             *topology.events,
             Event(name="booking.refunded", producer="bookings", consumers=("notifications",)),
@@ -28,5 +28,5 @@ def test_an_edge_or_event_without_a_pact_is_reported():
     )
     missing = missing_contracts(extended)
     assert len(missing) == 2
-    assert "gateway->notifications" in missing[0]
+    assert "notifications->users" in missing[0]
     assert "booking.refunded" in missing[1]

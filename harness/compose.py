@@ -90,6 +90,10 @@ def _service_env(topology: Topology, name: str) -> dict[str, str]:
     service = topology.services[name]
     ports = proxy_ports(topology)
     env = {"SVC_NAME": name, "SVC_PORT": str(service.port), "SVC_NAMESPACE": "faultline"}
+    if service.public:
+        # The entry point signs tokens: the demo's development key, unless the user gives one.
+        env["SVC_DEMO"] = "true"
+        env["SVC_JWT_SECRET"] = "${SVC_JWT_SECRET:-}"
     for e in topology.edges_from(name):
         port = ports[e.proxy_name]
         if e.kind == "http":

@@ -436,6 +436,7 @@ class Stack:
             "SVC_NAME": name,
             "SVC_PORT": str(port),
             "SVC_NAMESPACE": state.namespace,
+            "SVC_JWT_SECRET": secrets.token_urlsafe(32),  # tokens of this run only
         }
         for edge in self.topology.edges_from(name):
             host, _, proxy_port = state.proxies[edge.proxy_name].listen.rpartition(":")

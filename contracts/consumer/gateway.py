@@ -4,6 +4,7 @@ Pact mock providers. Calling its public routes runs the same relay code (and the
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,18 +23,21 @@ async def gateway_client(
     facilities: str = UNUSED_URL,
     bookings: str = UNUSED_URL,
     payments: str = UNUSED_URL,
+    notifications: str = UNUSED_URL,
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(
         users_url=users,
         facilities_url=facilities,
         bookings_url=bookings,
         payments_url=payments,
+        notifications_url=notifications,
+        jwt_secret=secrets.token_urlsafe(32),
         # A consumer test shows what the gateway does with one answer, so no retry repeats it.
         retry_attempts=1,
         log_level="WARNING",
     )
     app = build_app(settings)
-    token = tokens.issue(tokens.DEMO_USERNAME, settings.jwt_secret, 300)
+    token = tokens.issue(tokens.DEMO_USERNAME, settings.signing_key, 300)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -20,6 +20,7 @@ from contracts.pactfiles import PACT_DIR
 from contracts.serving import Served, serve
 from system_under_test.notifications.app import build_app
 from system_under_test.notifications.consumer import QUEUE, consumer, on_event
+from system_under_test.notifications.domain import MessageFilter
 from system_under_test.notifications.service import NotificationService
 from system_under_test.notifications.settings import NotificationsSettings
 
@@ -72,9 +73,9 @@ def deliver(served: Served, app: Any, body: str | bytes | None, metadata: dict[s
 
 
 def sent_for(served: Served, app: Any, event: dict[str, Any]):
-    service = NotificationService(app.state.db)
+    service: NotificationService = app.state.service
     user_id = uuid.UUID(event["data"]["user_id"])
-    sent = served.run(service.find(user_id=user_id, event_type=event["type"]))
+    sent = served.run(service.find(MessageFilter(user_id=user_id, event_type=event["type"])))
     return [s for s in sent if s.message.event_id == event["event_id"]]
 
 

@@ -41,6 +41,7 @@ def fuzz_target(service: str, sandbox: Sandbox) -> Iterator[Target]:
             running("payments")
         if service == "gateway":
             running("users")
+            running("notifications")
             running(
                 "bookings", facilities_url=urls["facilities_url"], payments_url=urls["payments_url"]
             )

@@ -19,11 +19,11 @@ def build(service: str, sandbox: Sandbox, **overrides: Any) -> FastAPI:
         from system_under_test.users.app import build_app
         from system_under_test.users.settings import UsersSettings as Settings
     elif service == "facilities":
-        from system_under_test.facilities.app import FacilitiesSettings as Settings
         from system_under_test.facilities.app import build_app
+        from system_under_test.facilities.settings import FacilitiesSettings as Settings
     elif service == "payments":
-        from system_under_test.payments.app import PaymentsSettings as Settings
         from system_under_test.payments.app import build_app
+        from system_under_test.payments.settings import PaymentsSettings as Settings
     elif service == "bookings":
         from system_under_test.bookings.app import build_app
         from system_under_test.bookings.settings import BookingsSettings as Settings
@@ -33,6 +33,8 @@ def build(service: str, sandbox: Sandbox, **overrides: Any) -> FastAPI:
     elif service == "gateway":
         from system_under_test.gateway.app import build_app
         from system_under_test.gateway.settings import GatewaySettings as Settings
+
+        settings.setdefault("jwt_secret", sandbox.signing_key)
     else:
         raise ValueError(f"unknown service {service!r}")
     return build_app(Settings(**settings))

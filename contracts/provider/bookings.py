@@ -74,7 +74,7 @@ class BookingsProvider:
             amount_cents=int(p.get("amount_cents", 25000)),
             payment_method=card,
         )
-        stored, _ = self.served.run(self.app.state.bookings.place(f"state-{booking.id}", booking))
+        stored, _ = self.served.run(self.app.state.service.place(f"state-{booking.id}", booking))
         return stored.booking
 
     def placed(self, p: dict[str, Any], status: BookingStatus, card: str = CARD_OK) -> Booking:

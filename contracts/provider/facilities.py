@@ -15,7 +15,7 @@ from contracts.provider.verify import ProviderStates
 from contracts.serving import Served
 from system_under_test.facilities.domain import Facility, Slot
 from system_under_test.facilities.orm import facilities, metadata, reservations
-from system_under_test.facilities.repository import FacilitiesRepository
+from system_under_test.facilities.repository import SqlFacilitiesRepository
 from system_under_test.facilities.service import FacilitiesService
 
 DEFAULT_FACILITY = {"name": "Chapel of Rest", "capacity": 80}
@@ -23,11 +23,11 @@ DEFAULT_FACILITY = {"name": "Chapel of Rest", "capacity": 80}
 
 def facilities_states(served: Served, app: FastAPI) -> ProviderStates:
     states = ProviderStates(reset=lambda: truncate(served, app, metadata))
-    service = FacilitiesService(app.state.db)
+    service: FacilitiesService = app.state.service
 
     async def add_facility(p: dict[str, Any]) -> None:
         async with app.state.db.transaction() as conn:
-            repo = FacilitiesRepository(conn)
+            repo = SqlFacilitiesRepository(conn)
             if await repo.get_facility(UUID(p["id"])) is None:
                 await repo.add_facility(
                     Facility(id=UUID(p["id"]), name=p["name"], capacity=int(p["capacity"]))

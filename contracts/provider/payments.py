@@ -20,7 +20,7 @@ CARD_OK = "pm_card_visa"
 
 def payments_states(served: Served, app: FastAPI) -> ProviderStates:
     states = ProviderStates(reset=lambda: truncate(served, app, metadata))
-    service = PaymentsService(app.state.db)
+    service: PaymentsService = app.state.service
 
     async def remove(booking_id: UUID) -> None:
         async with app.state.db.transaction() as conn:

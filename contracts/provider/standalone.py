@@ -22,6 +22,7 @@ from contracts.pactfiles import HTTP, PACT_DIR, load_pacts
 from contracts.provider.apps import served
 from contracts.provider.bookings import BookingsProvider, Downstreams
 from contracts.provider.facilities import facilities_states
+from contracts.provider.notifications import notifications_states
 from contracts.provider.payments import payments_states
 from contracts.provider.users import users_states
 from contracts.provider.verify import ProviderStates
@@ -29,7 +30,7 @@ from contracts.sandbox import Sandbox
 from contracts.serving import serve
 
 STATES_PATH = "/_pact/provider-states"
-PROVIDERS = ("users", "facilities", "payments", "bookings")
+PROVIDERS = ("users", "facilities", "payments", "bookings", "notifications")
 
 
 @dataclass
@@ -88,6 +89,7 @@ def provider_for_cli(name: str, sandbox: Sandbox, wrap: Any = None) -> Iterator[
                 "users": users_states,
                 "facilities": facilities_states,
                 "payments": payments_states,
+                "notifications": notifications_states,
             }[name](running, app)
         if getattr(app.state, "broker", None) is not None:  # its outbox publishes events
             running.run(app.state.broker.wait_ready(15), timeout=20)

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.pactfiles import HTTP, load_pacts
 from contracts.provider.standalone import (
+    PROVIDERS,
     http_pact_files,
     provider_for_cli,
     report_outcomes,
@@ -35,7 +36,7 @@ def _verify(provider, files, report):
     )
 
 
-@pytest.mark.parametrize("name", ["users", "facilities", "payments", "bookings"])
+@pytest.mark.parametrize("name", PROVIDERS)
 def test_pact_verifier_command_line_verifies_every_http_pact(name, sandbox, tmp_path):
     files = http_pact_files(name)
     expected = {

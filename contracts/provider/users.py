@@ -17,7 +17,7 @@ from contracts.provider.verify import ProviderStates
 from contracts.serving import Served
 from system_under_test.users import domain
 from system_under_test.users.orm import users
-from system_under_test.users.repository import UserRepository
+from system_under_test.users.repository import SqlUserRepository
 from system_under_test.users.service import UserService
 
 EVENTS = (domain.USER_CREATED,)
@@ -32,7 +32,7 @@ def users_states(served: Served, app: FastAPI) -> ProviderStates:
 
     async def add(user: domain.User) -> None:
         async with app.state.db.transaction() as conn:
-            if not await UserRepository(conn).add(user):
+            if not await SqlUserRepository(conn).add(user):
                 raise RuntimeError(f"state setup: email {user.email} is already taken")
 
     def by_email(p: dict[str, Any]) -> None:
@@ -56,7 +56,7 @@ def users_states(served: Served, app: FastAPI) -> ProviderStates:
 def user_created(served: Served, app: FastAPI, tap: EventTap) -> Message:
     """Register an account through the service's own use case; return what it published."""
     email = f"pact-{uuid.uuid4().hex[:12]}@example.com"
-    service = UserService(app.state.db, app.state.publisher)
+    service: UserService = app.state.service
     user = served.run(service.register(email, "Ann Smith"))
     message = tap.wait_for(lambda event: event.get("data", {}).get("user_id") == str(user.id))
     served.run(remove_user(app, user.id))

@@ -5,16 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from system_under_test.common.app import Problems, service_layer
+from system_under_test.common.fields import IdempotencyKey
 from system_under_test.common.links import link, links
-from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
+from system_under_test.common.problems import VALIDATION_FAILED, problem_responses
 
 from .domain import Booking, BookingStatus, CannotCancel, InvalidBooking
 from .schemas import BookingIn, BookingOut, BookingStatusName
 from .service import BookingNotFound, BookingService, IdempotencyKeyReused
 
 router = APIRouter(tags=["bookings"])
+# The rules a request can break, as the problem each is answered with.
+PROBLEMS: Problems = {
+    InvalidBooking: (422, VALIDATION_FAILED),
+    IdempotencyKeyReused: (422, "Idempotency key reused"),
+    BookingNotFound: (404, "Booking not found"),
+    CannotCancel: (409, "Booking cannot be cancelled"),
+}
+Service = Annotated[BookingService, Depends(service_layer)]
 
 _BOOKING_LINKS = links(
     GetBooking=link(
@@ -27,14 +37,6 @@ _BOOKING_LINKS = links(
         booking_id="$response.body#/id",
     ),
 )
-
-
-def _service(request: Request) -> BookingService:
-    return request.app.state.bookings
-
-
-def _not_found(booking_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, "Booking not found", f"no booking {booking_id}")
 
 
 @router.post(
@@ -61,30 +63,9 @@ def _not_found(booking_id: uuid.UUID) -> ProblemError:
     },
 )
 async def place_booking(
-    body: BookingIn,
-    request: Request,
-    response: Response,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="the same key with the same body returns the same booking",
-        ),
-    ],
+    body: BookingIn, idempotency_key: IdempotencyKey, response: Response, service: Service
 ) -> BookingOut:
-    try:
-        booking = Booking.create(**body.model_dump())
-        stored, _ = await _service(request).place(idempotency_key, booking)
-    except InvalidBooking as exc:
-        raise ProblemError(422, VALIDATION_FAILED, str(exc)) from exc
-    except IdempotencyKeyReused as exc:
-        raise ProblemError(
-            422,
-            "Idempotency key reused",
-            "this Idempotency-Key was already used for a different booking request",
-        ) from exc
+    stored, _ = await service.place(idempotency_key, Booking.create(**body.model_dump()))
     response.status_code = 201 if stored.booking.terminal and stored.settled else 202
     return BookingOut.of(stored)
 
@@ -95,11 +76,8 @@ async def place_booking(
     summary="One booking",
     responses=problem_responses(404, 422),
 )
-async def get_booking(booking_id: uuid.UUID, request: Request) -> BookingOut:
-    try:
-        return BookingOut.of(await _service(request).get(booking_id))
-    except BookingNotFound as exc:
-        raise _not_found(booking_id) from exc
+async def get_booking(booking_id: uuid.UUID, service: Service) -> BookingOut:
+    return BookingOut.of(await service.get(booking_id))
 
 
 @router.get(
@@ -109,12 +87,12 @@ async def get_booking(booking_id: uuid.UUID, request: Request) -> BookingOut:
     responses=problem_responses(422),
 )
 async def list_bookings(
-    request: Request,
+    service: Service,
     status: BookingStatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[BookingOut]:
     wanted = BookingStatus(status) if status else None
-    return [BookingOut.of(s) for s in await _service(request).list_bookings(wanted, limit)]
+    return [BookingOut.of(s) for s in await service.list_bookings(wanted, limit)]
 
 
 @router.post(
@@ -130,13 +108,8 @@ async def list_bookings(
         **problem_responses(404, 409, 422),
     },
 )
-async def cancel_booking(booking_id: uuid.UUID, request: Request, response: Response) -> BookingOut:
-    try:
-        stored = await _service(request).cancel(booking_id)
-    except BookingNotFound as exc:
-        raise _not_found(booking_id) from exc
-    except CannotCancel as exc:
-        raise ProblemError(409, "Booking cannot be cancelled", str(exc)) from exc
+async def cancel_booking(booking_id: uuid.UUID, response: Response, service: Service) -> BookingOut:
+    stored = await service.cancel(booking_id)
     if stored.booking.status is not BookingStatus.CANCELLED:
         response.status_code = 202
     return BookingOut.of(stored)

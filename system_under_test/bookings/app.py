@@ -8,11 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from system_under_test.common.app import ServiceParts, create_app
+from system_under_test.common.app import ServiceParts, create_app, served_app
+from system_under_test.common.uow import SqlUnitOfWork
 
-from .api import router
+from .api import PROBLEMS, router
 from .clients import FacilitiesClient, PaymentsClient
 from .orm import metadata
+from .repository import SqlBookingRepository
 from .service import BookingService, reraise_if_cancelled
 from .settings import BookingsSettings
 
@@ -21,20 +23,19 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def _wire(app: FastAPI) -> None:
+def service(app: FastAPI) -> BookingService:
     state = app.state
-    state.bookings = BookingService(
-        state.db,
+    return BookingService(
+        SqlUnitOfWork(state.db, SqlBookingRepository, state.publisher),
         FacilitiesClient(state.downstreams["facilities"]),
         PaymentsClient(state.downstreams["payments"]),
-        state.publisher,
         state.settings,
     )
 
 
 async def recovery_loop(app: FastAPI) -> None:
     """Resume every unfinished saga: all of them at start, then the quiet ones each tick."""
-    service: BookingService = app.state.bookings
+    service: BookingService = app.state.service
     settings: BookingsSettings = app.state.settings
     idle_s = 0.0  # at start every unfinished saga was left by a previous process
     while True:
@@ -55,7 +56,8 @@ def build_app(settings: BookingsSettings | None = None) -> FastAPI:
         routers=[router],
         messaging=True,
         downstreams={"facilities": settings.facilities_url, "payments": settings.payments_url},
-        startup=[_wire],
+        service=service,
+        problems=PROBLEMS,
         background=[recovery_loop],
     )
     return create_app(
@@ -66,4 +68,4 @@ def build_app(settings: BookingsSettings | None = None) -> FastAPI:
     )
 
 
-app = build_app()
+__getattr__ = served_app(__name__, build_app, BookingsSettings)

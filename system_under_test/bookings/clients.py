@@ -27,7 +27,11 @@ async def _outcome(
         return Outcome.TIMEOUT
     except DownstreamUnavailable:
         return Outcome.UNAVAILABLE
-    status = response.status_code
+    return outcome_of(response.status_code, not_found)
+
+
+def outcome_of(status: int, not_found: Outcome = Outcome.NOT_FOUND) -> Outcome:
+    """What a downstream's answer (below 500) means to the saga."""
     if status < 400:
         return Outcome.OK
     if status == 402:

@@ -1,4 +1,10 @@
-"""Database adapter of bookings: rows in, domain objects out (SQLAlchemy Core)."""
+"""Database adapter of bookings: rows in, domain objects out (SQLAlchemy Core).
+
+`BookingRepository` is what the saga relies on; `SqlBookingRepository` keeps those promises in
+PostgreSQL, each method one statement. The lease methods are the "one driver per saga"
+contract (docs/architecture.md): a lease is taken only when free or run out, and every write
+of a driver is fenced on it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
@@ -37,6 +43,90 @@ class StoredKey:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class Leased:
+    """A saga whose lease this driver took, with the database's clock at that moment."""
+
+    stored: StoredBooking
+    now: datetime
+
+
+class BookingRepository(Protocol):
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> StoredBooking | None:
+        """The booking; `for_update` locks its row until the transaction ends."""
+        ...
+
+    async def list_(
+        self, status: BookingStatus | None = None, limit: int = 1000
+    ) -> list[StoredBooking]:
+        """Oldest first."""
+        ...
+
+    async def unsettled_ids(self, idle_s: float) -> list[uuid.UUID]:
+        """Sagas with work left, quiet for at least `idle_s` seconds, that no live driver
+        holds; the longest quiet first."""
+        ...
+
+    async def read_log(self, booking_id: uuid.UUID) -> list[LogEntry]: ...
+
+    async def append_log(self, booking_id: uuid.UUID, entry: LogEntry) -> None:
+        """Append one entry (unfenced: inside the transaction that took the lease)."""
+        ...
+
+    async def get_key(self, key: str) -> StoredKey | None: ...
+
+    async def create(
+        self,
+        key: str,
+        booking: Booking,
+        fingerprint: str,
+        owner: uuid.UUID,
+        lease_s: float,
+        entries: Sequence[LogEntry],
+    ) -> Leased | None:
+        """Claim `key` for a new booking leased to `owner`, with its first log `entries`, all
+        or nothing; None when the key was claimed before (nothing is written then)."""
+        ...
+
+    async def append_fenced(
+        self,
+        booking_id: uuid.UUID,
+        owner: uuid.UUID,
+        lease_s: float,
+        first_seq: int,
+        entries: Sequence[LogEntry],
+    ) -> list[LogEntry] | None:
+        """Append `entries` and renew the lease, only while `owner` holds it; the entries with
+        their time, or None (nothing written) when the lease was lost."""
+        ...
+
+    async def take_lease(
+        self, booking_id: uuid.UUID, owner: uuid.UUID, lease_s: float, *, reopen: bool = False
+    ) -> Leased | None:
+        """Lease a saga with work left to `owner` unless a live driver holds it; `reopen`
+        makes a settled saga unsettled first. None when not taken."""
+        ...
+
+    async def renew_lease(
+        self, booking_id: uuid.UUID, owner: uuid.UUID, lease_s: float
+    ) -> datetime | None:
+        """Extend `owner`'s lease: the database's time, or None when the lease was lost."""
+        ...
+
+    async def release_lease(self, booking_id: uuid.UUID, owner: uuid.UUID) -> None: ...
+
+    async def settle(
+        self,
+        booking_id: uuid.UUID,
+        owner: uuid.UUID,
+        status: BookingStatus,
+        reason: str | None,
+    ) -> StoredBooking | None:
+        """The terminal status, and the end of the lease; None when `owner` no longer holds
+        it or the saga is settled already (nothing written then)."""
+        ...
+
+
 def _stored(row: Row) -> StoredBooking:
     booking = Booking(
         id=row.id,
@@ -52,82 +142,6 @@ def _stored(row: Row) -> StoredBooking:
     return StoredBooking(booking, row.settled, row.created_at, row.updated_at)
 
 
-async def get(
-    conn: AsyncConnection, booking_id: uuid.UUID, *, for_update: bool = False
-) -> StoredBooking | None:
-    query = select(bookings).where(bookings.c.id == booking_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    return _stored(row) if row else None
-
-
-async def list_(
-    conn: AsyncConnection, status: BookingStatus | None = None, limit: int = 1000
-) -> list[StoredBooking]:
-    query = select(bookings).order_by(bookings.c.created_at, bookings.c.id).limit(limit)
-    if status is not None:
-        query = query.where(bookings.c.status == status.value)
-    return [_stored(row) for row in (await conn.execute(query)).all()]
-
-
-async def unsettled_ids(conn: AsyncConnection, idle_s: float) -> list[uuid.UUID]:
-    """Sagas with work left, quiet for at least `idle_s` seconds, that no live driver holds."""
-    query = (
-        select(bookings.c.id)
-        .where(~bookings.c.settled)
-        .where(bookings.c.updated_at <= func.now() - _seconds(idle_s))
-        .where(_lease_free())
-        .order_by(bookings.c.updated_at)
-    )
-    return list((await conn.scalars(query)).all())
-
-
-async def read_log(conn: AsyncConnection, booking_id: uuid.UUID) -> list[LogEntry]:
-    rows = (
-        await conn.execute(
-            select(saga_log).where(saga_log.c.booking_id == booking_id).order_by(saga_log.c.seq)
-        )
-    ).all()
-    return [
-        LogEntry(Step(r.step), Action(r.action), EntryStatus(r.status), r.detail, at=r.at)
-        for r in rows
-    ]
-
-
-async def append_log(conn: AsyncConnection, booking_id: uuid.UUID, entry: LogEntry) -> None:
-    """Append one entry and mark the booking active (so recovery leaves it alone a while)."""
-    next_seq = (
-        select(func.coalesce(func.max(saga_log.c.seq), 0) + 1)
-        .where(saga_log.c.booking_id == booking_id)
-        .scalar_subquery()
-    )
-    await conn.execute(
-        insert(saga_log).values(
-            booking_id=booking_id,
-            seq=next_seq,
-            step=entry.step.value,
-            action=entry.action.value,
-            status=entry.status.value,
-            detail=entry.detail,
-        )
-    )
-    await conn.execute(
-        update(bookings).where(bookings.c.id == booking_id).values(updated_at=func.now())
-    )
-
-
-async def get_key(conn: AsyncConnection, key: str) -> StoredKey | None:
-    row = (
-        await conn.execute(
-            select(idempotency_keys.c.booking_id, idempotency_keys.c.fingerprint).where(
-                idempotency_keys.c.key == key
-            )
-        )
-    ).first()
-    return StoredKey(row.booking_id, row.fingerprint) if row else None
-
-
 # -- leases: one driver per saga --------------------------------------------------------------
 
 
@@ -137,14 +151,6 @@ def _seconds(value: float) -> Any:
 
 def _lease_free() -> Any:
     return or_(bookings.c.lease_owner.is_(None), bookings.c.lease_until < func.now())
-
-
-@dataclass(frozen=True)
-class Leased:
-    """A saga whose lease this driver took, with the database's clock at that moment."""
-
-    stored: StoredBooking
-    now: datetime
 
 
 _ENTRIES = """unnest(CAST(:seqs AS int[]), CAST(:steps AS text[]), CAST(:actions AS text[]),
@@ -202,131 +208,200 @@ RETURNING at
 """)
 
 
-async def create(
-    conn: AsyncConnection,
-    key: str,
-    booking: Booking,
-    fingerprint: str,
-    owner: uuid.UUID,
-    lease_s: float,
-    entries: Sequence[LogEntry],
-) -> Leased | None:
-    """Claim `key` for a new booking leased to `owner`, with its first log `entries`;
-    None when the key was claimed before (nothing is written then)."""
-    row = (
-        await conn.execute(
-            _CREATE,
-            {
-                "key": key,
-                "id": booking.id,
-                "fingerprint": fingerprint,
-                "user_id": booking.user_id,
-                "facility_id": booking.facility_id,
-                "starts_at": booking.starts_at,
-                "ends_at": booking.ends_at,
-                "amount_cents": booking.amount_cents,
-                "payment_method": booking.payment_method,
-                "status": booking.status.value,
-                "owner": owner,
-                "lease_s": lease_s,
-                **_entry_params(1, entries),
-            },
+class SqlBookingRepository:
+    """Each method one statement on the caller's connection (a transaction, or autocommit)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> StoredBooking | None:
+        query = select(bookings).where(bookings.c.id == booking_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        return _stored(row) if row else None
+
+    async def list_(
+        self, status: BookingStatus | None = None, limit: int = 1000
+    ) -> list[StoredBooking]:
+        query = select(bookings).order_by(bookings.c.created_at, bookings.c.id).limit(limit)
+        if status is not None:
+            query = query.where(bookings.c.status == status.value)
+        return [_stored(row) for row in (await self.conn.execute(query)).all()]
+
+    async def unsettled_ids(self, idle_s: float) -> list[uuid.UUID]:
+        """Sagas with work left, quiet for at least `idle_s` seconds, that no live driver holds."""
+        query = (
+            select(bookings.c.id)
+            .where(~bookings.c.settled)
+            .where(bookings.c.updated_at <= func.now() - _seconds(idle_s))
+            .where(_lease_free())
+            .order_by(bookings.c.updated_at)
         )
-    ).first()
-    return Leased(_stored(row), row.now) if row else None
+        return list((await self.conn.scalars(query)).all())
 
+    async def read_log(self, booking_id: uuid.UUID) -> list[LogEntry]:
+        rows = (
+            await self.conn.execute(
+                select(saga_log).where(saga_log.c.booking_id == booking_id).order_by(saga_log.c.seq)
+            )
+        ).all()
+        return [
+            LogEntry(Step(r.step), Action(r.action), EntryStatus(r.status), r.detail, at=r.at)
+            for r in rows
+        ]
 
-async def append_fenced(
-    conn: AsyncConnection,
-    booking_id: uuid.UUID,
-    owner: uuid.UUID,
-    lease_s: float,
-    first_seq: int,
-    entries: Sequence[LogEntry],
-) -> list[LogEntry] | None:
-    """Append `entries` (numbered from `first_seq`) and renew the lease, only while `owner`
-    holds it; returns them with their time, or None when the lease was lost."""
-    rows = (
-        await conn.execute(
-            _APPEND,
-            {"id": booking_id, "owner": owner, "lease_s": lease_s}
-            | _entry_params(first_seq, entries),
+    async def append_log(self, booking_id: uuid.UUID, entry: LogEntry) -> None:
+        """Append one entry and mark the booking active (so recovery leaves it alone a while)."""
+        next_seq = (
+            select(func.coalesce(func.max(saga_log.c.seq), 0) + 1)
+            .where(saga_log.c.booking_id == booking_id)
+            .scalar_subquery()
         )
-    ).all()
-    if not rows:
-        return None
-    return [replace(entry, at=rows[0].at) for entry in entries]
+        await self.conn.execute(
+            insert(saga_log).values(
+                booking_id=booking_id,
+                seq=next_seq,
+                step=entry.step.value,
+                action=entry.action.value,
+                status=entry.status.value,
+                detail=entry.detail,
+            )
+        )
+        await self.conn.execute(
+            update(bookings).where(bookings.c.id == booking_id).values(updated_at=func.now())
+        )
 
+    async def get_key(self, key: str) -> StoredKey | None:
+        row = (
+            await self.conn.execute(
+                select(idempotency_keys.c.booking_id, idempotency_keys.c.fingerprint).where(
+                    idempotency_keys.c.key == key
+                )
+            )
+        ).first()
+        return StoredKey(row.booking_id, row.fingerprint) if row else None
 
-async def take_lease(
-    conn: AsyncConnection,
-    booking_id: uuid.UUID,
-    owner: uuid.UUID,
-    lease_s: float,
-    *,
-    reopen: bool = False,
-) -> Leased | None:
-    """Lease a saga with work left to `owner` unless a live driver holds it. `reopen` makes a
-    settled saga unsettled first (a cancellation gives a confirmed booking work again)."""
-    query = (
-        update(bookings)
-        .where(bookings.c.id == booking_id, _lease_free())
-        .values(lease_owner=owner, lease_until=func.now() + _seconds(lease_s))
-        .returning(*bookings.c, func.now().label("now"))
-    )
-    if reopen:
-        query = query.values(settled=False, updated_at=func.now())
-    else:
-        query = query.where(~bookings.c.settled)
-    row = (await conn.execute(query)).first()
-    return Leased(_stored(row), row.now) if row else None
+    async def create(
+        self,
+        key: str,
+        booking: Booking,
+        fingerprint: str,
+        owner: uuid.UUID,
+        lease_s: float,
+        entries: Sequence[LogEntry],
+    ) -> Leased | None:
+        """Claim `key` for a new booking leased to `owner`, with its first log `entries`;
+        None when the key was claimed before (nothing is written then)."""
+        row = (
+            await self.conn.execute(
+                _CREATE,
+                {
+                    "key": key,
+                    "id": booking.id,
+                    "fingerprint": fingerprint,
+                    "user_id": booking.user_id,
+                    "facility_id": booking.facility_id,
+                    "starts_at": booking.starts_at,
+                    "ends_at": booking.ends_at,
+                    "amount_cents": booking.amount_cents,
+                    "payment_method": booking.payment_method,
+                    "status": booking.status.value,
+                    "owner": owner,
+                    "lease_s": lease_s,
+                    **_entry_params(1, entries),
+                },
+            )
+        ).first()
+        return Leased(_stored(row), row.now) if row else None
 
+    async def append_fenced(
+        self,
+        booking_id: uuid.UUID,
+        owner: uuid.UUID,
+        lease_s: float,
+        first_seq: int,
+        entries: Sequence[LogEntry],
+    ) -> list[LogEntry] | None:
+        """Append `entries` (numbered from `first_seq`) and renew the lease, only while `owner`
+        holds it; returns them with their time, or None when the lease was lost."""
+        rows = (
+            await self.conn.execute(
+                _APPEND,
+                {"id": booking_id, "owner": owner, "lease_s": lease_s}
+                | _entry_params(first_seq, entries),
+            )
+        ).all()
+        if not rows:
+            return None
+        return [replace(entry, at=rows[0].at) for entry in entries]
 
-async def renew_lease(
-    conn: AsyncConnection, booking_id: uuid.UUID, owner: uuid.UUID, lease_s: float
-) -> datetime | None:
-    """Extend `owner`'s lease; the database's time, or None when the lease was lost."""
-    return await conn.scalar(
-        update(bookings)
-        .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
-        .values(lease_until=func.now() + _seconds(lease_s))
-        .returning(func.now())
-    )
-
-
-async def release_lease(conn: AsyncConnection, booking_id: uuid.UUID, owner: uuid.UUID) -> None:
-    await conn.execute(
-        update(bookings)
-        .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
-
-
-async def settle(
-    conn: AsyncConnection,
-    booking_id: uuid.UUID,
-    owner: uuid.UUID,
-    status: BookingStatus,
-    reason: str | None,
-) -> StoredBooking | None:
-    """Write the terminal status and end the lease; None when `owner` no longer holds it."""
-    row = (
-        await conn.execute(
+    async def take_lease(
+        self,
+        booking_id: uuid.UUID,
+        owner: uuid.UUID,
+        lease_s: float,
+        *,
+        reopen: bool = False,
+    ) -> Leased | None:
+        """Lease a saga with work left to `owner` unless a live driver holds it. `reopen` makes a
+        settled saga unsettled first (a cancellation gives a confirmed booking work again)."""
+        query = (
             update(bookings)
-            .where(
-                bookings.c.id == booking_id,
-                ~bookings.c.settled,
-                bookings.c.lease_owner == owner,
-            )
-            .values(
-                status=status.value,
-                reason=reason,
-                settled=True,
-                updated_at=func.now(),
-                lease_owner=None,
-                lease_until=None,
-            )
-            .returning(*bookings.c)
+            .where(bookings.c.id == booking_id, _lease_free())
+            .values(lease_owner=owner, lease_until=func.now() + _seconds(lease_s))
+            .returning(*bookings.c, func.now().label("now"))
         )
-    ).first()
-    return _stored(row) if row else None
+        if reopen:
+            query = query.values(settled=False, updated_at=func.now())
+        else:
+            query = query.where(~bookings.c.settled)
+        row = (await self.conn.execute(query)).first()
+        return Leased(_stored(row), row.now) if row else None
+
+    async def renew_lease(
+        self, booking_id: uuid.UUID, owner: uuid.UUID, lease_s: float
+    ) -> datetime | None:
+        """Extend `owner`'s lease; the database's time, or None when the lease was lost."""
+        return await self.conn.scalar(
+            update(bookings)
+            .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
+            .values(lease_until=func.now() + _seconds(lease_s))
+            .returning(func.now())
+        )
+
+    async def release_lease(self, booking_id: uuid.UUID, owner: uuid.UUID) -> None:
+        await self.conn.execute(
+            update(bookings)
+            .where(bookings.c.id == booking_id, bookings.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+    async def settle(
+        self,
+        booking_id: uuid.UUID,
+        owner: uuid.UUID,
+        status: BookingStatus,
+        reason: str | None,
+    ) -> StoredBooking | None:
+        """Write the terminal status and end the lease; None when `owner` no longer holds it."""
+        row = (
+            await self.conn.execute(
+                update(bookings)
+                .where(
+                    bookings.c.id == booking_id,
+                    ~bookings.c.settled,
+                    bookings.c.lease_owner == owner,
+                )
+                .values(
+                    status=status.value,
+                    reason=reason,
+                    settled=True,
+                    updated_at=func.now(),
+                    lease_owner=None,
+                    lease_until=None,
+                )
+                .returning(*bookings.c)
+            )
+        ).first()
+        return _stored(row) if row else None

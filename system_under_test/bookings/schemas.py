@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from system_under_test.common.fields import Timestamp
+from system_under_test.common.fields import PaymentMethod, Timestamp
 
 from .repository import StoredBooking
 
@@ -25,13 +25,7 @@ class BookingIn(BaseModel):
         examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
     )
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
-    payment_method: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="pm_card_visa succeeds, pm_card_chargeDeclined is declined",
-        examples=["pm_card_visa"],
-    )
+    payment_method: PaymentMethod
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BookingIn:

@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential
 
-from system_under_test.common.db import Database
 from system_under_test.common.events import make_event
+from system_under_test.common.uow import UnitOfWork
 
-from . import repository
 from .domain import (
     CANCEL_REQUEST,
     Action,
@@ -49,7 +47,7 @@ from .domain import (
 )
 from .locks import KeyedLocks
 from .metrics import COMPENSATIONS, SAGA_DURATION, SAGA_OUTCOMES
-from .repository import StoredBooking
+from .repository import BookingRepository, StoredBooking
 from .settings import BookingsSettings
 
 log = logging.getLogger(__name__)
@@ -68,16 +66,18 @@ class Payments(Protocol):
     async def refund(self, booking: Booking) -> Outcome: ...
 
 
-class Publisher(Protocol):
-    async def emit(self, conn: AsyncConnection, event: dict) -> None: ...
-
-
 class BookingNotFound(LookupError):
-    pass
+    def __init__(self, booking_id: uuid.UUID) -> None:
+        super().__init__(f"no booking {booking_id}")
+        self.booking_id = booking_id
 
 
 class IdempotencyKeyReused(ValueError):
     """The key was used before for a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("this Idempotency-Key was already used for a different booking request")
+        self.key = key
 
 
 COMPENSATION_NAMES = {Step.RESERVE: "release", Step.CHARGE: "refund"}
@@ -86,37 +86,35 @@ COMPENSATION_NAMES = {Step.RESERVE: "release", Step.CHARGE: "refund"}
 class BookingService:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[BookingRepository],
         facilities: Facilities,
         payments: Payments,
-        publisher: Publisher,
         settings: BookingsSettings,
     ) -> None:
-        self.db = db
+        self.uow = uow
         self.facilities = facilities
         self.payments = payments
-        self.publisher = publisher
         self.settings = settings
         self._drivers = KeyedLocks()
 
     # -- queries (one statement each, so no BEGIN and COMMIT around it) ----------------------
 
     async def get(self, booking_id: uuid.UUID) -> StoredBooking:
-        async with self.db.autocommit() as conn:
-            stored = await repository.get(conn, booking_id)
+        async with self.uow.statement() as tx:
+            stored = await tx.repo.get(booking_id)
         if stored is None:
-            raise BookingNotFound(str(booking_id))
+            raise BookingNotFound(booking_id)
         return stored
 
     async def list_bookings(
         self, status: BookingStatus | None = None, limit: int = 1000
     ) -> list[StoredBooking]:
-        async with self.db.autocommit() as conn:
-            return await repository.list_(conn, status, limit)
+        async with self.uow.statement() as tx:
+            return await tx.repo.list_(status, limit)
 
     async def saga_log(self, booking_id: uuid.UUID) -> list[LogEntry]:
-        async with self.db.autocommit() as conn:
-            return await repository.read_log(conn, booking_id)
+        async with self.uow.statement() as tx:
+            return await tx.repo.read_log(booking_id)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -138,11 +136,11 @@ class BookingService:
         entries = [_started(first)] if begins else []
         # Held before the row exists, so a replay of this key waits here, not on the lease.
         async with self._drivers.hold(booking.id):
-            async with self.db.autocommit() as conn:
-                leased = await repository.create(
-                    conn, key, booking, fingerprint, owner, self.settings.saga_lease_s, entries
+            async with self.uow.statement() as tx:
+                leased = await tx.repo.create(
+                    key, booking, fingerprint, owner, self.settings.saga_lease_s, entries
                 )
-                claimed = None if leased else await repository.get_key(conn, key)
+                claimed = None if leased else await tx.repo.get_key(key)
             if leased is not None:
                 drive = _Drive(leased.stored, owner, entries, leased.now, started_here=begins)
                 return await self._drive(drive, deadline), True
@@ -161,20 +159,20 @@ class BookingService:
         async with self._drivers.hold(booking_id, deadline) as held:
             if not held:
                 return await self.get(booking_id)
-            async with self.db.transaction() as conn:
-                stored = await repository.get(conn, booking_id, for_update=True)
+            async with self.uow.transaction() as tx:
+                stored = await tx.repo.get(booking_id, for_update=True)
                 if stored is None:
-                    raise BookingNotFound(str(booking_id))
+                    raise BookingNotFound(booking_id)
                 if not stored.booking.check_cancellable():
                     return stored
-                leased = await repository.take_lease(
-                    conn, booking_id, owner, self.settings.saga_lease_s, reopen=True
+                leased = await tx.repo.take_lease(
+                    booking_id, owner, self.settings.saga_lease_s, reopen=True
                 )
                 if leased is None:  # another process is already at it
                     return stored
-                entries = await repository.read_log(conn, booking_id)
+                entries = await tx.repo.read_log(booking_id)
                 if not any(e.step is Step.CANCEL for e in entries):
-                    await repository.append_log(conn, booking_id, CANCEL_REQUEST)
+                    await tx.repo.append_log(booking_id, CANCEL_REQUEST)
                     entries.append(CANCEL_REQUEST)
             return await self._drive(_Drive(leased.stored, owner, entries, leased.now), deadline)
 
@@ -187,8 +185,8 @@ class BookingService:
         """Advance every saga with work left that has been quiet for `idle_s`; returns how many
         were looked at."""
         idle = self.settings.recovery_idle_s if idle_s is None else idle_s
-        async with self.db.transaction() as conn:
-            ids = await repository.unsettled_ids(conn, idle)
+        async with self.uow.transaction() as tx:
+            ids = await tx.repo.unsettled_ids(idle)
         gate = asyncio.Semaphore(max(1, self.settings.recovery_concurrency))
 
         async def one(booking_id: uuid.UUID) -> None:
@@ -235,16 +233,14 @@ class BookingService:
         return await retrying(self._take_once, booking_id, owner)
 
     async def _take_once(self, booking_id: uuid.UUID, owner: uuid.UUID) -> _Drive | StoredBooking:
-        async with self.db.autocommit() as conn:
-            leased = await repository.take_lease(
-                conn, booking_id, owner, self.settings.saga_lease_s
-            )
+        async with self.uow.statement() as tx:
+            leased = await tx.repo.take_lease(booking_id, owner, self.settings.saga_lease_s)
             if leased is None:
-                stored = await repository.get(conn, booking_id)
+                stored = await tx.repo.get(booking_id)
                 if stored is None:
-                    raise BookingNotFound(str(booking_id))
+                    raise BookingNotFound(booking_id)
                 return stored
-            entries = await repository.read_log(conn, booking_id)
+            entries = await tx.repo.read_log(booking_id)
         return _Drive(leased.stored, owner, entries, leased.now)
 
     async def _drive(self, drive: _Drive, deadline: float) -> StoredBooking:
@@ -304,9 +300,8 @@ class BookingService:
 
     async def _write(self, drive: _Drive, entries: list[LogEntry]) -> None:
         """Append to the log while the lease is ours (renewing it); else `LeaseLost`."""
-        async with self.db.autocommit() as conn:
-            written = await repository.append_fenced(
-                conn,
+        async with self.uow.statement() as tx:
+            written = await tx.repo.append_fenced(
                 drive.stored.booking.id,
                 drive.owner,
                 self.settings.saga_lease_s,
@@ -328,9 +323,9 @@ class BookingService:
                 done, _ = await asyncio.wait({task}, timeout=every)
                 if done:
                     return task.result()
-                async with self.db.autocommit() as conn:
-                    now = await repository.renew_lease(
-                        conn, drive.stored.booking.id, drive.owner, self.settings.saga_lease_s
+                async with self.uow.statement() as tx:
+                    now = await tx.repo.renew_lease(
+                        drive.stored.booking.id, drive.owner, self.settings.saga_lease_s
                     )
                 if now is None:
                     raise LeaseLost
@@ -345,8 +340,8 @@ class BookingService:
         """End the lease so another driver need not wait for it to run out (best effort:
         when this fails the lease simply expires)."""
         try:
-            async with asyncio.timeout(RELEASE_TIMEOUT_S), self.db.autocommit() as conn:
-                await repository.release_lease(conn, drive.stored.booking.id, drive.owner)
+            async with asyncio.timeout(RELEASE_TIMEOUT_S), self.uow.statement() as tx:
+                await tx.repo.release_lease(drive.stored.booking.id, drive.owner)
         except Exception:
             log.warning("could not end the saga lease of %s", drive.stored.booking.id)
 
@@ -379,13 +374,11 @@ class BookingService:
         """Terminal status and its event in one transaction (the outbox makes both or none);
         the lease ends with it."""
         booking_id = drive.stored.booking.id
-        async with self.db.transaction() as conn:
-            done = await repository.settle(
-                conn, booking_id, drive.owner, finish.status, finish.reason
-            )
+        async with self.uow.transaction() as tx:
+            done = await tx.repo.settle(booking_id, drive.owner, finish.status, finish.reason)
             if done is None:  # the lease was lost meanwhile
-                return await self._reload(conn, booking_id)
-            await self.publisher.emit(conn, _event(done.booking))
+                return await self._reload(tx.repo, booking_id)
+            await tx.emit(_event(done.booking))
         SAGA_OUTCOMES.labels(finish.status.value).inc()
         if drive.stored.booking.status is BookingStatus.PENDING:
             seconds = (done.updated_at - done.created_at).total_seconds()
@@ -402,10 +395,10 @@ class BookingService:
         )
         return done
 
-    async def _reload(self, conn: AsyncConnection, booking_id: uuid.UUID) -> StoredBooking:
-        stored = await repository.get(conn, booking_id)
+    async def _reload(self, repo: BookingRepository, booking_id: uuid.UUID) -> StoredBooking:
+        stored = await repo.get(booking_id)
         if stored is None:
-            raise BookingNotFound(str(booking_id))
+            raise BookingNotFound(booking_id)
         return stored
 
 

@@ -1,8 +1,13 @@
 """`create_app`: one FastAPI service with the kernel wired in.
 
 Lifespan order: logging → database (created, migrated) → broker (background connect) →
-outbox relay → consumers → start-up hooks → background tasks; stopped in reverse.
-`app.state` holds `settings`, `db`, `broker`, `publisher`, `relay` and `downstreams`.
+outbox relay → the service layer → consumers → start-up hooks → background tasks; stopped in
+reverse. `app.state` holds `settings`, `db`, `broker`, `publisher`, `relay`, `downstreams` and
+`service` (what `ServiceParts.service` built); routes reach the last through `service_layer`.
+
+Each service's `app.py` builds its app when a server first asks for `app`
+(`__getattr__ = served_app(...)`), so importing the module reads no environment, and a bad
+setting stops the server with one line instead of a traceback.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
@@ -27,13 +32,17 @@ from .observability import RequestContextMiddleware, configure_logging
 from .outbox import EventPublisher, OutboxRelay
 from .problems import install_problem_handlers, problem_openapi, problem_response
 from .resilience import Downstream
-from .settings import ServiceSettings
+from .settings import InvalidSettings, ServiceSettings, load_settings, refuse_to_start
 from .shedding import InFlightLimit
 from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 AppHook = Callable[[FastAPI], Awaitable[None]]
+# A service's own errors as problem responses: exception class -> (status, title), with the
+# exception's message as the detail. The nearest class in an exception's MRO decides.
+Problems = Mapping[type[Exception], tuple[int, str]]
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass
@@ -56,6 +65,10 @@ class ServiceParts:
     messaging: bool = False
     consumers: Sequence[Consumer] = ()
     downstreams: Mapping[str, str] = field(default_factory=dict)
+    # The service layer, built once the database, outbox and downstreams exist: what the
+    # routes (`service_layer`), consumers and background tasks use.
+    service: Callable[[FastAPI], Any] | None = None
+    problems: Problems = field(default_factory=dict)
     startup: Sequence[AppHook] = ()
     background: Sequence[AppHook] = ()
 
@@ -131,6 +144,7 @@ def create_app(
         state.broker = None
         state.publisher = None
         state.relay = None
+        state.service = None
         state.downstreams = {
             name: Downstream(name, url, settings) for name, url in parts.downstreams.items()
         }
@@ -154,6 +168,9 @@ def create_app(
                     state.relay = OutboxRelay(state.db, state.broker, outbox, settings)
                     state.publisher = EventPublisher(settings, state.broker, outbox, state.relay)
                     state.relay.start()
+            if parts.service is not None:
+                state.service = parts.service(app)
+            if state.broker is not None:
                 for consumer in parts.consumers:
                     await state.broker.consume(
                         consumer.queue,
@@ -183,6 +200,8 @@ def create_app(
     app = FastAPI(title=title or settings.name, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    for error, (status, title) in parts.problems.items():
+        app.add_exception_handler(error, _answer_with(status, title))
     # Outermost last: correlation id and metrics, then the in-flight bound (a shed request
     # is still counted and carries its correlation id), then the body limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -216,6 +235,13 @@ def create_app(
     return app
 
 
+def _answer_with(status: int, title: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        return problem_response(status, title, str(exc))
+
+    return answer
+
+
 def _bind(
     handler: Callable[[FastAPI, dict[str, Any]], Awaitable[None]], app: FastAPI
 ) -> Callable[[dict[str, Any]], Awaitable[None]]:
@@ -232,3 +258,30 @@ async def _guarded(hook: AppHook, app: FastAPI) -> None:
         raise
     except Exception:
         log.exception("background task %s failed", getattr(hook, "__name__", hook))
+
+
+async def service_layer(request: Request) -> Any:  # async: no thread hop
+    """The dependency every route takes its service layer from (`ServiceParts.service`);
+    each service names it with its type: `Service = Annotated[X, Depends(service_layer)]`."""
+    return request.app.state.service
+
+
+def served_app(
+    module: str, build: Callable[[S], FastAPI], settings_class: type[S]
+) -> Callable[[str], FastAPI]:
+    """A module `__getattr__` that builds `app` from the environment the first time a server
+    asks for it (`uvicorn <module>:app`); a bad setting exits with one line (status 2)."""
+    built: list[FastAPI] = []
+
+    def __getattr__(name: str) -> FastAPI:
+        if name != "app":
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        if not built:
+            settings = load_settings(settings_class)
+            try:
+                built.append(build(settings))
+            except InvalidSettings as error:
+                refuse_to_start(settings.name, str(error))
+        return built[0]
+
+    return __getattr__

@@ -91,7 +91,8 @@ def run_migrations(url: str, migrations_dir: str | Path) -> None:
     """Alembic upgrade to head (synchronous; psycopg serves both sync and async)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # The URL object itself, not its text in the ini options (where `%` would need escaping).
+    config.attributes["url"] = make_url(url)
     # Keep Alembic from reconfiguring logging when env.py reads a config file.
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
+from fastapi import Header
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from pydantic.json_schema import WithJsonSchema
 
 from .text import NAME_PATTERN
@@ -71,3 +72,37 @@ Timestamp = Annotated[
     ),
 ]
 """ISO 8601 text with a timezone offset, in the years 1900 to 8999 (as written)."""
+
+PAYMENT_METHOD_PATTERN = r"^pm_[A-Za-z0-9_]+$"
+MAX_PAYMENT_METHOD_LENGTH = 64
+
+PaymentMethod = Annotated[
+    str,
+    StringConstraints(min_length=4, max_length=MAX_PAYMENT_METHOD_LENGTH),
+    Field(
+        pattern=PAYMENT_METHOD_PATTERN,
+        description="a payment method token: `pm_card_visa` succeeds, `pm_card_chargeDeclined` "
+        "is declined",
+        examples=["pm_card_visa"],
+    ),
+]
+"""A payment method token, `pm_` then letters, digits and underscores, at most 64 characters.
+
+One rule on every hop, public and internal: the gateway admits it, bookings stores it (64
+characters) and forwards it, payments reads it. Which tokens exist is payments' knowledge
+alone: its own schema narrows this type to the methods it knows (any other is 422 there,
+which a saga records as a refused charge), so neither the gateway nor bookings needs to
+change when a payment method is added."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="the same key with the same body returns the same booking; retry with it "
+        "after a timeout",
+    ),
+]
+"""The `Idempotency-Key` header of a request that places a booking: the gateway forwards it,
+bookings keeps it (up to 200 characters) with a digest of the body it came with."""

@@ -36,7 +36,7 @@ from aio_pika.abc import (
 from prometheus_client import Counter, Gauge
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_random
 
-from .observability import correlation_id_var, get_correlation_id
+from .observability import correlation_id_var, get_correlation_id, log_retry
 from .settings import ServiceSettings
 from .tasks import cancel_and_wait
 
@@ -171,7 +171,7 @@ class Broker:
         # Until the first connection is made; after that aio-pika's robust connection reconnects.
         retrying = AsyncRetrying(
             wait=wait_exponential(multiplier=0.2, max=2.0),
-            before_sleep=_log_unreachable,
+            before_sleep=log_retry(log, "broker unreachable"),
             reraise=True,
         )
         async for attempt in retrying:
@@ -409,9 +409,3 @@ class Broker:
         self._connection = self._channel = self._exchange = None
         self._started_consumers.clear()
         self._connected.clear()
-
-
-def _log_unreachable(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    delay = state.next_action.sleep if state.next_action else 0.0
-    log.warning("broker unreachable (%s); retrying in %.1fs", error, delay)

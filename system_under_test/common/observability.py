@@ -7,12 +7,14 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tenacity import RetryCallState
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -31,6 +33,17 @@ HTTP_LATENCY = Histogram(
 )
 
 _service_name = "service"
+
+
+def log_retry(logger: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+    """A tenacity `before_sleep` that warns `<what>: <error>; retrying in <n>s`."""
+
+    def warn(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        logger.warning("%s: %s; retrying in %.1fs", what, error, delay)
+
+    return warn
 
 
 def get_correlation_id() -> str | None:

@@ -29,10 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from .db import Database, on_commit
 from .messaging import Broker
-from .observability import correlation_id_var, get_correlation_id
+from .observability import correlation_id_var, get_correlation_id, log_retry
 from .settings import ServiceSettings
 from .tasks import cancel_and_wait
 
@@ -116,25 +117,33 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
-        backoff = self.poll_s
         while True:
-            try:
-                published = await self.publish_pending()
-                if self._drained:
-                    OUTBOX_BACKLOG.labels(self.service).set(0)
-                else:
-                    await self._update_backlog()
-                backoff = self.poll_s
-                if published == self.batch_size:
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
-                backoff = min(backoff * 2, 2.0)
-                with contextlib.suppress(Exception):
-                    await self._update_backlog()
-            await self._sleep(backoff)
+            # After a failed pass the relay backs off, doubling from twice the poll interval
+            # up to 2 s, and starts over from the poll interval after a pass that worked. A
+            # commit wakes it early from a backoff as from a poll.
+            retrying = AsyncRetrying(
+                wait=wait_exponential(multiplier=2 * self.poll_s, max=2.0),
+                retry=retry_if_exception_type(Exception),
+                sleep=self._sleep,
+                before_sleep=log_retry(log, "outbox relay"),
+            )
+            published = await retrying(self._pass)
+            if published < self.batch_size:
+                await self._sleep(self.poll_s)
+
+    async def _pass(self) -> int:
+        """Publish a batch and count the backlog; on failure the backlog is still counted."""
+        try:
+            published = await self.publish_pending()
+            if self._drained:
+                OUTBOX_BACKLOG.labels(self.service).set(0)
+            else:
+                await self._update_backlog()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._update_backlog()
+            raise
+        return published
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until woken or `seconds` pass.

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import sys
+from typing import NoReturn, TypeVar
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# The local server, with trust authentication as on the project's machines.
+DEFAULT_POSTGRES = URL.create(
+    "postgresql+psycopg", username="postgres", host="127.0.0.1", port=5432
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -24,6 +32,7 @@ class ServiceSettings(BaseSettings):
     facilities_url: str = "http://127.0.0.1:8082"
     payments_url: str = "http://127.0.0.1:8083"
     bookings_url: str = "http://127.0.0.1:8084"
+    notifications_url: str = "http://127.0.0.1:8085"
 
     http_timeout_s: float = 2.0
     retry_attempts: int = 3
@@ -42,7 +51,6 @@ class ServiceSettings(BaseSettings):
     consumer_delay_queues: bool = True
     compensation: bool = True
 
-    jwt_secret: str = "faultline-development-key-not-for-production"
     log_level: str = "INFO"
 
     saga_budget_s: float = 5.0
@@ -72,8 +80,52 @@ class ServiceSettings(BaseSettings):
     consumer_retry_budget_s: float = Field(default=600.0, gt=0)
     outbox_poll_s: float = 0.1
 
+    @field_validator("database_url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError(
+                    "not a database URL (postgresql+psycopg://user@host:port/database)"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _default_database(self) -> ServiceSettings:
         if not self.database_url:
-            self.database_url = f"{DEFAULT_POSTGRES}/faultline_{self.name}"
+            default = DEFAULT_POSTGRES.set(database=f"faultline_{self.name}")
+            self.database_url = default.render_as_string(hide_password=False)
         return self
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class InvalidSettings(ValueError):
+    """Settings that parse, yet a service cannot run on (one it needs is missing)."""
+
+
+def settings_problem(error: ValidationError) -> str:
+    """One line naming each bad `SVC_` variable and what is wrong with it."""
+    parts = []
+    for item in error.errors():
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        where = "_".join(str(p) for p in item.get("loc", ())).upper()
+        parts.append(f"SVC_{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def load_settings(settings_class: type[S]) -> S:
+    """The settings from the environment, or one readable line on stderr and exit status 2
+    (a service must not start half configured, nor answer a typo with a traceback)."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        refuse_to_start(settings_class.model_fields["name"].default, settings_problem(error))
+
+
+def refuse_to_start(service: str, problem: str) -> NoReturn:
+    print(f"{service}: {problem}", file=sys.stderr)
+    raise SystemExit(2)

@@ -7,14 +7,25 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BeforeValidator
 
+from system_under_test.common.app import Problems, service_layer
 from system_under_test.common.fields import DAY_PATTERN, EARLIEST_YEAR, LATEST_YEAR
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import problem_responses
 
-from .domain import Reservation, Slot
+from .domain import (
+    FacilitiesError,
+    FacilityNotFound,
+    InvalidSlot,
+    Reservation,
+    ReservationMismatch,
+    ReservationNotFound,
+    ReservationReleased,
+    Slot,
+    SlotUnavailable,
+)
 from .schemas import (
     AvailabilityOut,
     FacilityIn,
@@ -26,6 +37,16 @@ from .schemas import (
 from .service import FacilitiesService
 
 router = APIRouter()
+# The rules a request can break, as the problem each is answered with.
+PROBLEMS: Problems = {
+    FacilityNotFound: (404, "Facility not found"),
+    ReservationNotFound: (404, "Reservation not found"),
+    SlotUnavailable: (409, "Slot unavailable"),
+    ReservationReleased: (409, "Reservation released"),
+    ReservationMismatch: (409, "Booking holds another reservation"),
+    InvalidSlot: (422, "Invalid slot"),
+    FacilitiesError: (409, "Conflict"),
+}
 _DAY = re.compile(DAY_PATTERN)
 
 _FACILITY_LINKS = links(
@@ -82,8 +103,7 @@ def _calendar_day(value: Any) -> Any:
     return value
 
 
-async def get_service(request: Request) -> FacilitiesService:  # async: no thread hop
-    return FacilitiesService(request.app.state.db)
+Service = Annotated[FacilitiesService, Depends(service_layer)]
 
 
 def _out(reservation: Reservation) -> ReservationOut:
@@ -104,18 +124,16 @@ def _out(reservation: Reservation) -> ReservationOut:
     responses={201: {"description": "the facility, created", **_FACILITY_LINKS}},
     tags=["facilities"],
 )
-async def create_facility(
-    body: FacilityIn, service: FacilitiesService = Depends(get_service)
-) -> FacilityOut:
+async def create_facility(body: FacilityIn, service: Service) -> FacilityOut:
     facility = await service.create_facility(body.name, body.capacity)
     return FacilityOut(id=facility.id, name=facility.name, capacity=facility.capacity)
 
 
 @router.get("/facilities", response_model=list[FacilityOut], tags=["facilities"])
 async def list_facilities(
-    limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-    service: FacilitiesService = Depends(get_service),
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[FacilityOut]:
     found = await service.list_facilities(limit, offset)
     return [FacilityOut(id=f.id, name=f.name, capacity=f.capacity) for f in found]
@@ -127,9 +145,7 @@ async def list_facilities(
     responses=problem_responses(404),
     tags=["facilities"],
 )
-async def get_facility(
-    facility_id: UUID, service: FacilitiesService = Depends(get_service)
-) -> FacilityOut:
+async def get_facility(facility_id: UUID, service: Service) -> FacilityOut:
     facility = await service.get_facility(facility_id)
     return FacilityOut(id=facility.id, name=facility.name, capacity=facility.capacity)
 
@@ -151,7 +167,7 @@ async def availability(
             json_schema_extra={"pattern": DAY_PATTERN},
         ),
     ],
-    service: FacilitiesService = Depends(get_service),
+    service: Service,
 ) -> AvailabilityOut:
     reserved = await service.availability(facility_id, day)
     return AvailabilityOut(
@@ -190,7 +206,7 @@ async def reserve(
     booking_id: UUID,
     body: ReservationIn,
     response: Response,
-    service: FacilitiesService = Depends(get_service),
+    service: Service,
 ) -> ReservationOut:
     """Hold the slot for the booking: 201 new, 200 the same request again, 409 taken."""
     result = await service.reserve(booking_id, body.facility_id, Slot(body.starts_at, body.ends_at))
@@ -202,7 +218,7 @@ async def reserve(
 # A state change, not a deletion: the released reservation stays readable (and keeps a
 # late reserve for the same booking from taking the slot), so this is POST, not DELETE.
 @router.post("/reservations/{booking_id}/release", status_code=204, tags=["reservations"])
-async def release(booking_id: UUID, service: FacilitiesService = Depends(get_service)) -> Response:
+async def release(booking_id: UUID, service: Service) -> Response:
     """Free the slot; idempotent, also for a booking never reserved."""
     await service.release(booking_id)
     return Response(status_code=204)
@@ -214,9 +230,7 @@ async def release(booking_id: UUID, service: FacilitiesService = Depends(get_ser
     responses=problem_responses(404, 409),
     tags=["reservations"],
 )
-async def confirm(
-    booking_id: UUID, service: FacilitiesService = Depends(get_service)
-) -> ReservationOut:
+async def confirm(booking_id: UUID, service: Service) -> ReservationOut:
     """held → confirmed (idempotent); 409 when the reservation was released."""
     return _out(await service.confirm(booking_id))
 
@@ -227,7 +241,5 @@ async def confirm(
     responses=problem_responses(404),
     tags=["reservations"],
 )
-async def get_reservation(
-    booking_id: UUID, service: FacilitiesService = Depends(get_service)
-) -> ReservationOut:
+async def get_reservation(booking_id: UUID, service: Service) -> ReservationOut:
     return _out(await service.get_reservation(booking_id))

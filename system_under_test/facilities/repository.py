@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID
 
 from psycopg import errors as pg_errors
@@ -34,9 +35,26 @@ RETURNING booking_id
 """)
 
 
-class FacilitiesRepository:
-    """Works inside the caller's transaction (`conn` from `Database.transaction()`), or on an
-    autocommit connection for the single-statement fast paths."""
+class FacilitiesRepository(Protocol):
+    """Facilities and reservations. Within one transaction, `lock_booking` serialises every
+    request for that booking until the transaction ends; `add_reservation` raises
+    `SlotUnavailable` when a held or confirmed reservation of the facility overlaps."""
+
+    async def lock_booking(self, booking_id: UUID) -> None: ...
+    async def add_facility(self, facility: Facility) -> None: ...
+    async def get_facility(self, facility_id: UUID) -> Facility | None: ...
+    async def list_facilities(self, limit: int, offset: int) -> list[Facility]: ...
+    async def get_reservation(self, booking_id: UUID) -> Reservation | None: ...
+    async def hold_if_free(self, reservation: Reservation) -> bool: ...
+    async def confirm_if_held(self, booking_id: UUID) -> Reservation | None: ...
+    async def add_reservation(self, reservation: Reservation) -> None: ...
+    async def set_status(self, booking_id: UUID, status: Status) -> None: ...
+    async def reserved_between(self, facility_id: UUID, window: Slot) -> list[Reservation]: ...
+
+
+class SqlFacilitiesRepository:
+    """Works inside the caller's transaction, or on an autocommit connection for the
+    single-statement fast paths."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn

@@ -8,18 +8,18 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Form, Header, Query, Request
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from system_under_test.common.fields import DAY_PATTERN
+from system_under_test.common.fields import DAY_PATTERN, IdempotencyKey
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
 from system_under_test.common.resilience import DownstreamError
 
 from . import tokens
-from .auth import Caller, rate_limit, require_token
+from .auth import State, rate_limit, rate_limit_by_address, require_token
 from .clients import body_of
 from .schemas import (
     Availability,
@@ -29,15 +29,18 @@ from .schemas import (
     Facility,
     FacilityIn,
     FacilityList,
+    Notification,
     Token,
     TokenForm,
     User,
     UserIn,
 )
-from .state import GatewayState, gateway_state
 
 # The facilities service's page maximum; the public list is one page, cached whole.
 FACILITY_LIST_LIMIT = 500
+# Notifications are listed a bounded page at a time: without a filter the list is everyone's.
+NOTIFICATION_LIST_LIMIT = 500
+DEFAULT_NOTIFICATIONS = 100
 # A refusal on a business rule, told apart from a validation failure by its title.
 UNKNOWN_REFERENCE = "Unknown reference"
 STALE_WARNING = '110 - "Response is Stale"'
@@ -46,26 +49,8 @@ STALE_RESPONSES = Counter(
     "Facility lists served from the last good copy because facilities did not answer",
 )
 
-State = Annotated[GatewayState, Depends(gateway_state)]
-
-
-def _rate_limit_by_address(request: Request, state: State) -> None:
-    # The public routes read no token: keyed by the client's address, and free of the bearer
-    # scheme (depending on it would mark them as secured in the OpenAPI document).
-    rate_limit(request, Caller(None, None), state)
-
-
-public = APIRouter(prefix="/api", dependencies=[Depends(_rate_limit_by_address)], tags=["auth"])
+public = APIRouter(prefix="/api", dependencies=[Depends(rate_limit_by_address)], tags=["auth"])
 api = APIRouter(prefix="/api", dependencies=[Depends(rate_limit), Depends(require_token)])
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="the same key returns the same booking; retry with it after a timeout",
-    ),
-]
 
 
 _BOOKING_LINKS = links(
@@ -109,7 +94,7 @@ async def issue_token(state: State, form: Annotated[TokenForm, Form()]) -> Token
         )
     ttl = state.settings.token_ttl_s
     return Token(
-        access_token=tokens.issue(form.username, state.settings.jwt_secret, ttl),
+        access_token=tokens.issue(form.username, state.settings.signing_key, ttl),
         expires_in=ttl,
     )
 
@@ -411,4 +396,37 @@ async def get_booking_details(booking_id: uuid.UUID, state: State) -> JSONRespon
             "user": _optional(user),
             "payment": _optional(payment),
         }
+    )
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+@api.get(
+    "/notifications",
+    response_model=list[Notification],
+    tags=["notifications"],
+    summary="Messages sent about a booking or to a user, oldest first",
+    responses=_errors(401, 422, 503),
+)
+async def list_notifications(
+    state: State,
+    booking_id: Annotated[
+        uuid.UUID | None, Query(description="only the messages about this booking")
+    ] = None,
+    user_id: Annotated[
+        uuid.UUID | None, Query(description="only the messages to this user")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=NOTIFICATION_LIST_LIMIT, description="at most this many")
+    ] = DEFAULT_NOTIFICATIONS,
+) -> JSONResponse:
+    params: dict[str, Any] = {"limit": limit}
+    if booking_id is not None:
+        params["booking_id"] = str(booking_id)
+    if user_id is not None:
+        params["user_id"] = str(user_id)
+    notifications = state.downstreams["notifications"]
+    return _relay(
+        await notifications.request("GET", "/notifications", idempotent=True, params=params)
     )

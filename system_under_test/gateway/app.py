@@ -1,4 +1,6 @@
-"""`app`: the public gateway, as uvicorn runs it (`system_under_test.gateway.app:app`)."""
+"""`app`: the public gateway, as uvicorn runs it (`system_under_test.gateway.app:app`).
+
+It refuses to start without a signing key (`SVC_JWT_SECRET`) unless `SVC_DEMO=true`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from system_under_test.common.app import ServiceParts, create_app
+from system_under_test.common.app import ServiceParts, create_app, served_app
 
 from .api import api, public
 from .clients import downstream_urls, healthy
@@ -23,17 +25,19 @@ and send it as `Authorization: Bearer <token>` on every other `/api` route. Erro
 
 
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway; `MissingSigningKey` without a signing key outside demo mode."""
     settings = settings or GatewaySettings()
+    settings.signing_key  # noqa: B018 (raises MissingSigningKey)
 
-    async def attach_state(app: FastAPI) -> None:
-        app.state.gateway = GatewayState(settings=settings, downstreams=app.state.downstreams)
+    def state(app: FastAPI) -> GatewayState:
+        return GatewayState(settings=settings, downstreams=app.state.downstreams)
 
     app = create_app(
         settings,
         ServiceParts(
             routers=[public, api],
             downstreams=downstream_urls(settings),
-            startup=[attach_state],
+            service=state,
         ),
         title="faultline booking gateway",
         description=DESCRIPTION,
@@ -63,4 +67,4 @@ def _replace_ready(app: FastAPI, settings: GatewaySettings) -> None:
         )
 
 
-app = build_app()
+__getattr__ = served_app(__name__, build_app, GatewaySettings)

@@ -9,7 +9,7 @@ import httpx
 from system_under_test.common.problems import ProblemError
 from system_under_test.common.settings import ServiceSettings
 
-DOWNSTREAMS = ("users", "facilities", "bookings", "payments")
+DOWNSTREAMS = ("users", "facilities", "bookings", "payments", "notifications")
 
 
 def downstream_urls(settings: ServiceSettings) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from system_under_test.common.fields import Name, Timestamp
+from system_under_test.common.fields import Name, PaymentMethod, Timestamp
 from system_under_test.common.text import EMAIL_PATTERN
 
 MAX_AMOUNT_CENTS = 100_000_000
@@ -82,13 +82,7 @@ class BookingIn(BaseModel):
         examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
     )
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
-    payment_method: str = Field(
-        min_length=4,
-        max_length=64,
-        pattern=r"^pm_[A-Za-z0-9_]+$",
-        description="pm_card_visa succeeds, pm_card_chargeDeclined is declined",
-        examples=["pm_card_visa"],
-    )
+    payment_method: PaymentMethod
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BookingIn:
@@ -118,3 +112,19 @@ class BookingDetails(BaseModel):
     facility: Facility | None = Field(description="null when the facility no longer exists")
     user: User | None = Field(description="null when the user no longer exists")
     payment: Payment | None = Field(description="null when no charge exists for the booking")
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID
+    event_type: Literal[
+        "user.created", "booking.confirmed", "booking.cancelled", "booking.rejected"
+    ]
+    user_id: uuid.UUID
+    booking_id: uuid.UUID | None = Field(description="null for a message about the account")
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    sent_at: datetime

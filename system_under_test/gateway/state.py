@@ -7,8 +7,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fastapi import Request
-
 from system_under_test.common.resilience import Downstream
 
 from .cache import KnownIds, LastGoodCache
@@ -29,7 +27,3 @@ class GatewayState:
         burst = s.rate_limit_burst or max(1.0, 2 * s.rate_limit_rps)
         self.limiter = RateLimiter(rate=s.rate_limit_rps, burst=burst, clock=time.monotonic)
         self.facilities_cache = LastGoodCache(s.facilities_cache_ttl_s, clock=time.monotonic)
-
-
-async def gateway_state(request: Request) -> GatewayState:
-    return request.app.state.gateway

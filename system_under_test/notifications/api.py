@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 
+from system_under_test.common.app import service_layer
 from system_under_test.common.problems import problem_responses
 
-from .domain import HANDLED_EVENTS
+from .domain import HANDLED_EVENTS, MessageFilter
 from .schemas import NotificationOut
 from .service import NotificationService
 
 router = APIRouter(tags=["notifications"])
 
 EventType = Literal[HANDLED_EVENTS]  # type: ignore[valid-type]
+Service = Annotated[NotificationService, Depends(service_layer)]
 
 
 @router.get(
@@ -25,16 +27,14 @@ EventType = Literal[HANDLED_EVENTS]  # type: ignore[valid-type]
     responses=problem_responses(422),
 )
 async def list_notifications(
-    request: Request,
+    service: Service,
     booking_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     event_type: EventType | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[NotificationOut]:
-    service = NotificationService(request.app.state.db)
-    sent = await service.find(
-        booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
-    )
+    wanted = MessageFilter(booking_id, user_id, event_type, limit)
+    sent = await service.find(wanted)
     return [
         NotificationOut(
             id=s.id,

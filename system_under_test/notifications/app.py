@@ -6,14 +6,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from system_under_test.common.app import ServiceParts, create_app
+from system_under_test.common.app import ServiceParts, create_app, served_app
+from system_under_test.common.uow import SqlUnitOfWork
 
 from .api import router
 from .consumer import consumer
 from .orm import metadata
+from .repository import SqlNotificationRepository
+from .service import NotificationService
 from .settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def service(app: FastAPI) -> NotificationService:
+    uow = SqlUnitOfWork(app.state.db, SqlNotificationRepository)
+    return NotificationService(uow, dedupe=app.state.settings.consumer_dedupe)
 
 
 def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -24,6 +32,7 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
         routers=[router],
         messaging=True,
         consumers=[consumer],
+        service=service,
     )
     return create_app(
         settings,
@@ -33,4 +42,4 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     )
 
 
-app = build_app()
+__getattr__ = served_app(__name__, build_app, NotificationsSettings)

@@ -17,9 +17,9 @@ QUEUE = "notifications"
 
 
 async def on_event(app: FastAPI, event: dict[str, Any]) -> None:
-    settings = app.state.settings
+    service: NotificationService = app.state.service
     try:
-        await NotificationService(app.state.db, dedupe=settings.consumer_dedupe).handle(event)
+        await service.handle(event)
     except (MalformedEvent, UnsupportedEvent) as exc:
         # No retry can fix the event itself: straight to the dead-letter queue. Anything else
         # (the database away, say) is transient and retried from a delay queue.

@@ -43,6 +43,24 @@ class Message:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Which sent messages a reader wants: those matching every field given, oldest first,
+    at most `limit` of them."""
+
+    booking_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    event_type: str | None = None
+    limit: int | None = None
+
+    def matches(self, message: Message) -> bool:
+        return (
+            (self.booking_id is None or message.booking_id == self.booking_id)
+            and (self.user_id is None or message.user_id == self.user_id)
+            and (self.event_type is None or message.event_type == self.event_type)
+        )
+
+
 def _uuid(data: Mapping[str, Any], key: str) -> uuid.UUID:
     value = data.get(key)
     if value is None:

@@ -1,15 +1,18 @@
-"""Sent messages in PostgreSQL, inside the caller's transaction."""
+"""Sent messages, and the inbox of events handled, in PostgreSQL (the caller's unit of work)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .domain import Message
+from system_under_test.common.inbox import first_delivery
+
+from .domain import Message, MessageFilter
 from .orm import notifications
 
 
@@ -20,9 +23,22 @@ class SentMessage:
     sent_at: datetime
 
 
-class NotificationRepository:
+class NotificationRepository(Protocol):
+    async def first_delivery(self, event_id: str, consumer: str, *, dedupe: bool) -> bool:
+        """Record that `consumer` got `event_id`; False when it had before (and `dedupe`)."""
+        ...
+
+    async def add(self, message: Message, sent_at: datetime) -> SentMessage: ...
+
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]: ...
+
+
+class SqlNotificationRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    async def first_delivery(self, event_id: str, consumer: str, *, dedupe: bool) -> bool:
+        return await first_delivery(self.conn, event_id, consumer, dedupe=dedupe)
 
     async def add(self, message: Message, sent_at: datetime) -> SentMessage:
         sent = SentMessage(id=uuid.uuid4(), message=message, sent_at=sent_at)
@@ -42,24 +58,17 @@ class NotificationRepository:
         )
         return sent
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]:
         t = notifications
         query = select(t).order_by(t.c.sent_at, t.c.id)
-        if limit is not None:
-            query = query.limit(limit)
-        if booking_id is not None:
-            query = query.where(t.c.booking_id == booking_id)
-        if user_id is not None:
-            query = query.where(t.c.user_id == user_id)
-        if event_type is not None:
-            query = query.where(t.c.event_type == event_type)
+        if wanted.limit is not None:
+            query = query.limit(wanted.limit)
+        if wanted.booking_id is not None:
+            query = query.where(t.c.booking_id == wanted.booking_id)
+        if wanted.user_id is not None:
+            query = query.where(t.c.user_id == wanted.user_id)
+        if wanted.event_type is not None:
+            query = query.where(t.c.event_type == wanted.event_type)
         rows = (await self.conn.execute(query)).all()
         return [
             SentMessage(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
 
-from system_under_test.common.db import Database
-from system_under_test.common.inbox import first_delivery
+from system_under_test.common.uow import UnitOfWork
 
-from .domain import compose
+from .domain import MessageFilter, compose
 from .repository import NotificationRepository, SentMessage
 
 CONSUMER = "notifications"
@@ -32,9 +30,13 @@ def _now() -> datetime:
 
 class NotificationService:
     def __init__(
-        self, db: Database, *, dedupe: bool = True, clock: Callable[[], datetime] = _now
+        self,
+        uow: UnitOfWork[NotificationRepository],
+        *,
+        dedupe: bool = True,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
-        self.db = db
+        self.uow = uow
         self.dedupe = dedupe
         self.clock = clock
 
@@ -46,26 +48,17 @@ class NotificationService:
         the driver's error, which the consumer retries after a backoff.
         """
         message = compose(event)
-        async with self.db.transaction() as conn:
+        async with self.uow.transaction() as tx:
             # Same transaction as the send record: a crash in between leaves neither.
-            if not await first_delivery(conn, message.event_id, CONSUMER, dedupe=self.dedupe):
+            if not await tx.repo.first_delivery(message.event_id, CONSUMER, dedupe=self.dedupe):
                 EVENTS_HANDLED.labels("duplicate").inc()
                 log.info("event %s already handled: skipped", message.event_id)
                 return None
-            sent = await NotificationRepository(conn).add(message, self.clock())
+            sent = await tx.repo.add(message, self.clock())
         EVENTS_HANDLED.labels("sent").inc()
         log.info("sent %s %s to %s", message.channel, message.event_type, message.recipient)
         return sent
 
-    async def find(
-        self,
-        *,
-        booking_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        event_type: str | None = None,
-        limit: int | None = None,
-    ) -> list[SentMessage]:
-        async with self.db.transaction() as conn:
-            return await NotificationRepository(conn).find(
-                booking_id=booking_id, user_id=user_id, event_type=event_type, limit=limit
-            )
+    async def find(self, wanted: MessageFilter) -> list[SentMessage]:
+        async with self.uow.statement() as tx:
+            return await tx.repo.find(wanted)

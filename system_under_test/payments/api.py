@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
+from system_under_test.common.app import Problems, service_layer
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import problem_responses
 
-from .domain import Charge
+from .domain import (
+    Charge,
+    ChargeMismatch,
+    ChargeNotFound,
+    ChargeRefunded,
+    ChargeVoided,
+    PaymentDeclined,
+    PaymentsError,
+    UnknownPaymentMethod,
+)
 from .schemas import ChargeIn, ChargeOut, RefundOut
 from .service import PaymentsService
 
 router = APIRouter(tags=["charges"])
+# The rules a request can break, as the problem each is answered with.
+PROBLEMS: Problems = {
+    PaymentDeclined: (402, "Payment declined"),
+    ChargeNotFound: (404, "Charge not found"),
+    ChargeVoided: (409, "Charge voided"),
+    ChargeRefunded: (409, "Charge refunded"),
+    ChargeMismatch: (409, "Charged a different amount"),
+    UnknownPaymentMethod: (422, "Unknown payment method"),
+    PaymentsError: (409, "Conflict"),
+}
 
 # A charge is addressed by its booking's id, which the client chose in the PUT.
 _CHARGE_LINKS = links(
@@ -29,8 +50,7 @@ _CHARGE_LINKS = links(
 )
 
 
-async def get_service(request: Request) -> PaymentsService:  # async: no thread hop
-    return PaymentsService(request.app.state.db)
+Service = Annotated[PaymentsService, Depends(service_layer)]
 
 
 def _out(charge: Charge) -> ChargeOut:
@@ -67,7 +87,7 @@ async def charge(
     booking_id: UUID,
     body: ChargeIn,
     response: Response,
-    service: PaymentsService = Depends(get_service),
+    service: Service,
 ) -> ChargeOut:
     """Charge the booking once: 201 captured, 200 replay, 402 declined, 409 refunded/voided."""
     result = await service.charge(booking_id, body.amount_cents, body.payment_method)
@@ -77,14 +97,12 @@ async def charge(
 
 
 @router.post("/charges/{booking_id}/refund", response_model=RefundOut)
-async def refund(booking_id: UUID, service: PaymentsService = Depends(get_service)) -> RefundOut:
+async def refund(booking_id: UUID, service: Service) -> RefundOut:
     """Refund what was captured, or void the booking when nothing was (idempotent)."""
     refunded = await service.refund(booking_id)
     return RefundOut(booking_id=booking_id, status=refunded.status.value)
 
 
 @router.get("/charges/{booking_id}", response_model=ChargeOut, responses=problem_responses(404))
-async def get_charge(
-    booking_id: UUID, service: PaymentsService = Depends(get_service)
-) -> ChargeOut:
+async def get_charge(booking_id: UUID, service: Service) -> ChargeOut:
     return _out(await service.get(booking_id))

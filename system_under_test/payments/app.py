@@ -2,57 +2,38 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from system_under_test.common.app import ServiceParts, create_app
-from system_under_test.common.problems import problem_response
-from system_under_test.common.settings import ServiceSettings
+from system_under_test.common.app import ServiceParts, create_app, served_app
+from system_under_test.common.uow import SqlUnitOfWork
 
-from .api import router
-from .domain import (
-    ChargeMismatch,
-    ChargeNotFound,
-    ChargeRefunded,
-    ChargeVoided,
-    PaymentDeclined,
-    PaymentsError,
-    UnknownPaymentMethod,
-)
+from .api import PROBLEMS, router
 from .orm import MIGRATIONS_DIR, metadata
+from .repository import SqlPaymentsRepository
+from .service import PaymentsService
+from .settings import PaymentsSettings
 
 
-class PaymentsSettings(ServiceSettings):
-    name: str = "payments"
-    port: int = 8083
-
-
-_PROBLEMS: dict[type[PaymentsError], tuple[int, str]] = {
-    PaymentDeclined: (402, "Payment declined"),
-    ChargeNotFound: (404, "Charge not found"),
-    ChargeVoided: (409, "Charge voided"),
-    ChargeRefunded: (409, "Charge refunded"),
-    ChargeMismatch: (409, "Charged a different amount"),
-    UnknownPaymentMethod: (422, "Unknown payment method"),
-}
-
-
-async def _domain_problem(request: Request, exc: Exception) -> JSONResponse:
-    status, title = _PROBLEMS.get(type(exc), (409, "Conflict"))
-    return problem_response(status, title, str(exc))
+def service(app: FastAPI) -> PaymentsService:
+    return PaymentsService(SqlUnitOfWork(app.state.db, SqlPaymentsRepository))
 
 
 def build_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
-    app = create_app(
+    parts = ServiceParts(
+        metadata=metadata,
+        migrations_dir=MIGRATIONS_DIR,
+        routers=[router],
+        service=service,
+        problems=PROBLEMS,
+    )
+    return create_app(
         settings,
-        ServiceParts(metadata=metadata, migrations_dir=MIGRATIONS_DIR, routers=[router]),
+        parts,
         title="payments",
         description="Charges and refunds, idempotent by booking id. Test cards: "
         "`pm_card_visa` succeeds, `pm_card_chargeDeclined` is declined.",
     )
-    app.add_exception_handler(PaymentsError, _domain_problem)
-    return app
 
 
-app = build_app()
+__getattr__ = served_app(__name__, build_app, PaymentsSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import Row, func, select, text
@@ -37,9 +38,26 @@ RETURNING id
 """)
 
 
-class PaymentsRepository:
-    """Works inside the caller's transaction (`conn` from `Database.transaction()`), or on an
-    autocommit connection for the single-statement fast path."""
+class PaymentsRepository(Protocol):
+    """Charges (one row per booking) and every attempt. Within one transaction,
+    `lock_booking` serialises the charges and refunds of that booking until it ends."""
+
+    async def lock_booking(self, booking_id: UUID) -> None: ...
+    async def get(self, booking_id: UUID) -> Charge | None: ...
+
+    async def save_first(self, charge: Charge) -> bool:
+        """The booking's first charge and its attempt, together; False (nothing written) when
+        the booking already has a charge row."""
+        ...
+
+    async def save(self, charge: Charge) -> None: ...
+    async def record_attempt(self, charge: Charge) -> None: ...
+    async def attempts(self, booking_id: UUID) -> list[str]: ...
+
+
+class SqlPaymentsRepository:
+    """Works inside the caller's transaction, or on an autocommit connection for the
+    single-statement fast path."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+
+from system_under_test.common.fields import PaymentMethod
 
 from .domain import APPROVED_METHODS, DECLINED_METHODS
 
 # The test cards payments knows; any other method is refused (422), so the schema says so.
 KNOWN_METHODS = sorted(APPROVED_METHODS | set(DECLINED_METHODS))
 
+KnownPaymentMethod = Annotated[PaymentMethod, Field(json_schema_extra={"enum": KNOWN_METHODS})]
+"""The shared payment method rule, narrowed to the methods payments knows (the domain refuses
+any other with 422 `Unknown payment method`)."""
+
 
 class ChargeIn(BaseModel):
     amount_cents: int = Field(gt=0, le=100_000_000)
-    payment_method: str = Field(
-        min_length=1,
-        max_length=100,
-        pattern=r"^pm_[A-Za-z0-9_]+$",
-        description="`pm_card_visa` succeeds, `pm_card_chargeDeclined` is declined",
-        examples=["pm_card_visa"],
-        json_schema_extra={"enum": KNOWN_METHODS},
-    )
+    payment_method: KnownPaymentMethod
 
 
 class ChargeOut(BaseModel):

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
-from system_under_test.common.db import Database
+from system_under_test.common.uow import UnitOfWork
 
 from . import domain
 from .domain import Charge, ChargeNotFound, PaymentDeclined, Status
@@ -21,8 +21,8 @@ class Charged:
 
 
 class PaymentsService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, uow: UnitOfWork[PaymentsRepository]) -> None:
+        self.uow = uow
 
     async def charge(self, booking_id: UUID, amount_cents: int, payment_method: str) -> Charged:
         """Capture once per booking; a replay returns the capture. A decline is recorded,
@@ -31,11 +31,11 @@ class PaymentsService:
         charge = domain.attempt(uuid.uuid4(), booking_id, amount_cents, payment_method)
         # The common case, a booking's first charge, is one statement; a repeat, a void or a
         # retry after a decline is decided below, serialised with refunds of the booking.
-        async with self.db.autocommit() as conn:
-            first = await PaymentsRepository(conn).save_first(charge)
+        async with self.uow.statement() as tx:
+            first = await tx.repo.save_first(charge)
         if not first:
-            async with self.db.transaction() as conn:
-                repo = PaymentsRepository(conn)
+            async with self.uow.transaction() as tx:
+                repo = tx.repo
                 await repo.lock_booking(booking_id)
                 existing = await repo.get(booking_id)
                 if existing is not None:
@@ -51,8 +51,8 @@ class PaymentsService:
         return Charged(charge, created=True)
 
     async def refund(self, booking_id: UUID) -> Charge:
-        async with self.db.transaction() as conn:
-            repo = PaymentsRepository(conn)
+        async with self.uow.transaction() as tx:
+            repo = tx.repo
             await repo.lock_booking(booking_id)
             existing = await repo.get(booking_id)
             refunded = domain.refund(existing, uuid.uuid4(), booking_id)
@@ -61,12 +61,12 @@ class PaymentsService:
         return refunded
 
     async def get(self, booking_id: UUID) -> Charge:
-        async with self.db.transaction() as conn:
-            charge = await PaymentsRepository(conn).get(booking_id)
+        async with self.uow.statement() as tx:
+            charge = await tx.repo.get(booking_id)
         if charge is None:
             raise ChargeNotFound(f"no charge for booking {booking_id}")
         return charge
 
     async def attempts(self, booking_id: UUID) -> list[str]:
-        async with self.db.transaction() as conn:
-            return await PaymentsRepository(conn).attempts(booking_id)
+        async with self.uow.statement() as tx:
+            return await tx.repo.attempts(booking_id)

@@ -6,23 +6,25 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from system_under_test.common.app import Problems, service_layer
 from system_under_test.common.links import link, links
-from system_under_test.common.problems import ProblemError, problem_responses
+from system_under_test.common.problems import problem_responses
 
 from .domain import EmailTaken, InvalidUser, UserNotFound
 from .schemas import UserIn, UserOut
 from .service import UserService
 
 router = APIRouter(tags=["users"])
+# The rules a request can break, as the problem each is answered with.
+PROBLEMS: Problems = {
+    InvalidUser: (422, "Invalid user"),
+    EmailTaken: (409, "Email taken"),
+    UserNotFound: (404, "User not found"),
+}
 
-
-async def user_service(request: Request) -> UserService:  # async: no thread hop
-    return UserService(request.app.state.db, request.app.state.publisher)
-
-
-Service = Annotated[UserService, Depends(user_service)]
+Service = Annotated[UserService, Depends(service_layer)]
 
 
 @router.post(
@@ -40,19 +42,9 @@ Service = Annotated[UserService, Depends(user_service)]
     },
 )
 async def create_user(body: UserIn, service: Service) -> UserOut:
-    try:
-        user = await service.register(body.email, body.name)
-    except InvalidUser as exc:
-        raise ProblemError(422, "Invalid user", str(exc)) from None
-    except EmailTaken as exc:
-        raise ProblemError(409, "Email taken", str(exc)) from None
-    return UserOut(**asdict(user))
+    return UserOut(**asdict(await service.register(body.email, body.name)))
 
 
 @router.get("/users/{user_id}", response_model=UserOut, responses=problem_responses(404, 422))
 async def get_user(user_id: uuid.UUID, service: Service) -> UserOut:
-    try:
-        user = await service.get(user_id)
-    except UserNotFound as exc:
-        raise ProblemError(404, "User not found", str(exc)) from None
-    return UserOut(**asdict(user))
+    return UserOut(**asdict(await service.get(user_id)))

@@ -1,8 +1,9 @@
-"""Accounts in PostgreSQL, inside the caller's transaction."""
+"""Accounts in PostgreSQL, inside the caller's unit of work."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -12,7 +13,15 @@ from .domain import User
 from .orm import users
 
 
-class UserRepository:
+class UserRepository(Protocol):
+    async def add(self, user: User) -> bool:
+        """Store a new account; False (nothing stored) when its email is taken."""
+        ...
+
+    async def get(self, user_id: uuid.UUID) -> User | None: ...
+
+
+class SqlUserRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 

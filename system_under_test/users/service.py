@@ -6,9 +6,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from system_under_test.common.db import Database
 from system_under_test.common.events import make_event
-from system_under_test.common.outbox import EventPublisher
+from system_under_test.common.uow import UnitOfWork
 
 from . import domain
 from .domain import EmailTaken, User, UserNotFound
@@ -21,10 +20,9 @@ def _now() -> datetime:
 
 class UserService:
     def __init__(
-        self, db: Database, publisher: EventPublisher, clock: Callable[[], datetime] = _now
+        self, uow: UnitOfWork[UserRepository], clock: Callable[[], datetime] = _now
     ) -> None:
-        self.db = db
-        self.publisher = publisher
+        self.uow = uow
         self.clock = clock
 
     async def register(self, email: str, name: str) -> User:
@@ -34,16 +32,15 @@ class UserService:
         ever created without its event, nor an event sent for an account that is not.
         """
         user = domain.register(email, name, self.clock())
-        async with self.db.transaction() as conn:
-            if not await UserRepository(conn).add(user):
+        async with self.uow.transaction() as tx:
+            if not await tx.repo.add(user):
                 raise EmailTaken(user.email)
-            event = make_event(domain.USER_CREATED, domain.created_event_data(user))
-            await self.publisher.emit(conn, event)
+            await tx.emit(make_event(domain.USER_CREATED, domain.created_event_data(user)))
         return user
 
     async def get(self, user_id: uuid.UUID) -> User:
-        async with self.db.transaction() as conn:
-            user = await UserRepository(conn).get(user_id)
+        async with self.uow.statement() as tx:
+            user = await tx.repo.get(user_id)
         if user is None:
             raise UserNotFound(user_id)
         return user

@@ -58,6 +58,19 @@ def test_generated_database_urls_use_psycopg_and_one_database_per_service():
     assert urls["payments"].endswith("/faultline_payments")
 
 
+def test_the_entry_point_runs_the_demo_key_unless_given_its_own():
+    topo = load_topology()
+    services = compose.compose_document(topo)["services"]
+    for name, service in topo.services.items():
+        env = services[name]["environment"]
+        if service.public:
+            # `SVC_JWT_SECRET=... docker compose up` signs with that key instead.
+            assert env["SVC_DEMO"] == "true"
+            assert env["SVC_JWT_SECRET"] == "${SVC_JWT_SECRET:-}"
+        else:
+            assert "SVC_DEMO" not in env and "SVC_JWT_SECRET" not in env
+
+
 def test_generation_follows_another_topology(tmp_path):
     raw = yaml.safe_load((ROOT / "system_under_test" / "topology.yaml").read_text())
     raw["edges"] = [e for e in raw["edges"] if e["to"] != "rabbitmq"]

@@ -16,16 +16,18 @@ from sqlalchemy import create_engine, func, select
 from system_under_test.bookings.app import MIGRATIONS, build_app
 from system_under_test.bookings.clients import FacilitiesClient, PaymentsClient
 from system_under_test.bookings.orm import metadata, outbox
+from system_under_test.bookings.repository import SqlBookingRepository
 from system_under_test.bookings.service import BookingService
 from system_under_test.bookings.settings import BookingsSettings
 from system_under_test.common.db import Database
 from system_under_test.common.messaging import Broker
 from system_under_test.common.outbox import EventPublisher
 from system_under_test.common.resilience import Downstream
-from system_under_test.facilities.app import FacilitiesSettings
+from system_under_test.common.uow import SqlUnitOfWork
 from system_under_test.facilities.app import build_app as build_facilities
-from system_under_test.payments.app import PaymentsSettings
+from system_under_test.facilities.settings import FacilitiesSettings
 from system_under_test.payments.app import build_app as build_payments
+from system_under_test.payments.settings import PaymentsSettings
 
 from .stubs import FakeFacilities, FakePayments
 
@@ -160,10 +162,9 @@ def service_for(settings_for):
         publisher = EventPublisher(settings, Broker(settings), outbox)
         try:
             yield BookingService(
-                db,
+                SqlUnitOfWork(db, SqlBookingRepository, publisher),
                 wrap_facilities(FacilitiesClient(facilities)),
                 wrap_payments(PaymentsClient(payments)),
-                publisher,
                 settings,
             )
         finally:

@@ -124,7 +124,7 @@ async def test_crash_during_compensation_resumes_and_finishes_it(service_for, do
 async def test_crash_while_writing_the_terminal_status_loses_nothing(service_for, downstreams):
     booking = new_booking()
     async with service_for() as service:
-        service.publisher, publisher = CrashingPublisher(), service.publisher
+        service.uow.publisher, publisher = CrashingPublisher(), service.uow.publisher
         with pytest.raises(Crash):
             await service.place("k3", booking)
         # Status and event are one transaction: neither was written.
@@ -132,7 +132,7 @@ async def test_crash_while_writing_the_terminal_status_loses_nothing(service_for
         assert stored.booking.status is BookingStatus.PENDING and not stored.settled
         assert outbox_events(stored_url(service), booking.id) == []
 
-        service.publisher = publisher
+        service.uow.publisher = publisher
         await service.recover(idle_s=0)
         stored = await service.get(booking.id)
     assert stored.booking.status is BookingStatus.CONFIRMED

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from system_under_test.facilities.app import FacilitiesSettings, build_app
+from system_under_test.facilities.app import build_app
+from system_under_test.facilities.settings import FacilitiesSettings
 
 pytestmark = pytest.mark.integration
 

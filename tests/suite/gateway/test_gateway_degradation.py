@@ -206,15 +206,12 @@ async def test_ids_seen_to_exist_are_not_looked_up_again_unknown_ones_always_are
 async def test_ready_reflects_downstream_health():
     stub = Stub()
     async with served(stub) as url:
-        settings = gateway_settings(
-            users_url=url, facilities_url=url, bookings_url=url, payments_url=url
-        )
+        downstreams = ("users", "facilities", "bookings", "payments", "notifications")
+        settings = gateway_settings(**{f"{name}_url": url for name in downstreams})
         async with app_client(build_app(settings)) as gateway:
             ready = await gateway.get("/ready")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == dict.fromkeys(
-                ("users", "facilities", "bookings", "payments"), True
-            )
+            assert ready.json()["checks"] == dict.fromkeys(downstreams, True)
             stub.mode = "fail"
             await eventually(lambda: _not_ready(gateway))
 

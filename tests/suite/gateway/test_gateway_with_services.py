@@ -1,24 +1,23 @@
-"""The gateway in front of the real services (users, facilities, payments, bookings), each
-served over HTTP on port 0 with its own database and broker namespace."""
+"""The gateway in front of the real services (users, facilities, payments, bookings,
+notifications), each served over HTTP on port 0 with its own database and broker namespace."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 
-import httpx
 import pytest
 from conftest import app_client, eventually, serve
 
 from system_under_test.bookings.app import build_app as bookings_app
 from system_under_test.bookings.settings import BookingsSettings
-from system_under_test.facilities.app import FacilitiesSettings
 from system_under_test.facilities.app import build_app as facilities_app
+from system_under_test.facilities.settings import FacilitiesSettings
 from system_under_test.gateway.app import build_app as gateway_app
 from system_under_test.notifications.app import build_app as notifications_app
 from system_under_test.notifications.settings import NotificationsSettings
-from system_under_test.payments.app import PaymentsSettings
 from system_under_test.payments.app import build_app as payments_app
+from system_under_test.payments.settings import PaymentsSettings
 from system_under_test.users.app import build_app as users_app
 from system_under_test.users.settings import UsersSettings
 
@@ -52,20 +51,20 @@ async def gateway(make_database_url, broker_namespace, amqp_url):
                 )
             )
         )
-        settings = gateway_settings(
-            users_url=users,
-            facilities_url=facilities,
-            payments_url=payments,
-            bookings_url=bookings,
-            http_timeout_s=5.0,
-        )
         notifications = await stack.enter_async_context(
             serve(
                 notifications_app(NotificationsSettings(database_url=make_database_url(), **common))
             )
         )
+        settings = gateway_settings(
+            users_url=users,
+            facilities_url=facilities,
+            payments_url=payments,
+            bookings_url=bookings,
+            notifications_url=notifications,
+            http_timeout_s=5.0,
+        )
         client = await stack.enter_async_context(app_client(gateway_app(settings)))
-        client.notifications_url = notifications
         await eventually(lambda: _ready(client), within_s=20)
         token = await client.post("/api/auth/token", data={"username": "demo", "password": "demo"})
         client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
@@ -177,17 +176,25 @@ async def test_booking_flows_through_the_gateway(gateway):
     assert unknown_user.status_code == 422
     assert (await gateway.get(f"/api/bookings/{uuid.uuid4()}")).status_code == 404
 
-    # Every outcome reached the customer exactly once, through outbox, broker and inbox.
-    async with httpx.AsyncClient(base_url=gateway.notifications_url) as notifications:
+    # Every outcome reached the customer exactly once, through outbox, broker and inbox, and
+    # the family reads them through the gateway.
+    async def sent(n: int, **filters: str) -> list[str] | None:
+        found = await gateway.get("/api/notifications", params=filters)
+        assert found.status_code == 200, found.text
+        types = sorted(m["event_type"] for m in found.json())
+        return types if len(types) >= n else None
 
-        async def sent(booking_id: str, n: int) -> list[str] | None:
-            found = await notifications.get("/notifications", params={"booking_id": booking_id})
-            types = sorted(m["event_type"] for m in found.json())
-            return types if len(types) >= n else None
-
-        assert await eventually(lambda: sent(confirmed["id"], 2)) == [
-            "booking.cancelled",
-            "booking.confirmed",
-        ]
-        assert await eventually(lambda: sent(rejected["id"], 1)) == ["booking.rejected"]
-        assert await eventually(lambda: sent(cancelled["id"], 1)) == ["booking.cancelled"]
+    assert await eventually(lambda: sent(2, booking_id=confirmed["id"])) == [
+        "booking.cancelled",
+        "booking.confirmed",
+    ]
+    assert await eventually(lambda: sent(1, booking_id=rejected["id"])) == ["booking.rejected"]
+    assert await eventually(lambda: sent(1, booking_id=cancelled["id"])) == ["booking.cancelled"]
+    # The user's own list: the welcome, and every booking's outcome.
+    assert await eventually(lambda: sent(5, user_id=user["id"])) == [
+        "booking.cancelled",
+        "booking.cancelled",
+        "booking.confirmed",
+        "booking.rejected",
+        "user.created",
+    ]

@@ -1,6 +1,7 @@
 """Transactional outbox: written with the business change, relayed with confirms, and
 caught up after a broker outage; with the outbox switched off events are lost instead."""
 
+import asyncio
 import socket
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from system_under_test.common.events import make_event
 from system_under_test.common.messaging import Broker
 from system_under_test.common.outbox import EventPublisher, OutboxRelay
+from system_under_test.common.settings import ServiceSettings
 
 from .sample_service.orm import outbox, widgets
 
@@ -171,3 +173,35 @@ def lost_metric(service: str) -> float:
         "faultline_events_lost_total", {"service": service, "type": "widget.created"}
     )
     return value or 0.0
+
+
+async def test_after_failed_passes_the_relay_backs_off_doubling_then_polls_again():
+    # The relay's own loop, with its passes and waits scripted: no database, no broker.
+    settings = ServiceSettings(name="backoff", outbox_poll_s=0.1)
+    relay = OutboxRelay(None, None, outbox, settings)  # type: ignore[arg-type]
+    passes = iter(["fail"] * 6 + ["ok"] + ["fail"] * 2)
+    waits: list[float] = []
+
+    async def publish_pending() -> int:
+        outcome = next(passes, "stop")
+        if outcome == "stop":
+            raise asyncio.CancelledError  # as `stop()` would
+        if outcome == "fail":
+            raise ConnectionError("broker away")
+        relay._drained = True
+        return 0
+
+    async def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 3))
+
+    async def count_backlog() -> None:
+        return None
+
+    relay.publish_pending = publish_pending  # type: ignore[method-assign]
+    relay._sleep = sleep  # type: ignore[method-assign]
+    relay._update_backlog = count_backlog  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await relay._run()
+    # Twice the poll interval, doubling up to 2 s; a pass that worked waits the poll interval
+    # and starts the doubling over.
+    assert waits == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 0.1, 0.2, 0.4]

@@ -3,7 +3,7 @@
 import pytest
 
 from system_under_test.common.settings import ServiceSettings
-from system_under_test.facilities.app import FacilitiesSettings
+from system_under_test.facilities.settings import FacilitiesSettings
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,12 @@ import uuid
 import pytest
 
 from system_under_test.common.db import Database
-from system_under_test.payments.app import PaymentsSettings, build_app
+from system_under_test.common.uow import SqlUnitOfWork
+from system_under_test.payments.app import build_app
 from system_under_test.payments.orm import MIGRATIONS_DIR, metadata
+from system_under_test.payments.repository import SqlPaymentsRepository
 from system_under_test.payments.service import PaymentsService
+from system_under_test.payments.settings import PaymentsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +30,7 @@ async def client(database_url, asgi_client):
 async def service(database_url):
     db = Database(database_url, metadata, MIGRATIONS_DIR)
     await db.start()
-    yield PaymentsService(db)
+    yield PaymentsService(SqlUnitOfWork(db, SqlPaymentsRepository))
     await db.stop()
 
 
