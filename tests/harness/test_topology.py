@@ -82,6 +82,10 @@ def _edges(raw, *extra):
     raw["edges"] = [*raw["edges"], *extra]
 
 
+# The index an edge appended to the shipped file gets, so the cases follow the file.
+NEW_EDGE = len(yaml.safe_load(DEFAULT_TOPOLOGY.read_text())["edges"])
+
+
 def _rename(mapping: dict, old: str, new: str) -> None:
     mapping[new] = mapping.pop(old)
 
@@ -110,19 +114,19 @@ def _rename(mapping: dict, old: str, new: str) -> None:
         (lambda r: _rename(r["services"], "users", "Users"), "lower-case letters"),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "ghost", "kind": "http"}),
-            "edges[14].to: unknown service 'ghost'",
+            f"edges[{NEW_EDGE}].to: unknown service 'ghost'",
         ),
         (
             lambda r: _edges(r, {"from": "users", "to": "users", "kind": "grpc"}),
-            "edges[14].kind: Input should be 'http', 'postgres' or 'rabbitmq', got 'grpc'",
+            f"edges[{NEW_EDGE}].kind: Input should be 'http', 'postgres' or 'rabbitmq', got 'grpc'",
         ),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "postgres", "kind": "postgres"}),
-            "edges[14].from: service 'gateway' has no database",
+            f"edges[{NEW_EDGE}].from: service 'gateway' has no database",
         ),
         (
             lambda r: _edges(r, {"from": "gateway", "to": "users", "kind": "http"}),
-            "edges[14]: repeats 'gateway->users'",
+            f"edges[{NEW_EDGE}]: repeats 'gateway->users'",
         ),
         (
             lambda r: r["edges"].remove({"from": "users", "to": "postgres", "kind": "postgres"}),
