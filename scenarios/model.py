@@ -125,6 +125,7 @@ class QueuesDrainedProbe(_Model):
 
     name: str | None = None
     queues_drained: Literal[True] = True
+    max_waiting: int = Field(0, ge=0, description="events allowed to wait once load stopped")
 
 
 class AuditCleanProbe(_Model):
