@@ -246,7 +246,8 @@ class GameDay:
                 profile=load_spec.profile,
                 rate=load_spec.rate,
                 users=load_spec.users,
-                duration_s=self.scenario.duration,
+                # Kept up past the run while a recovery is still unmeasured (see below).
+                duration_s=self.scenario.duration + self.scenario.recovery_timeout,
                 thresholds=list(load_spec.thresholds),
                 seed=self.seed,
                 processes=load_spec.processes,
@@ -258,7 +259,7 @@ class GameDay:
         sampler.start()
         every = self.scenario.steady_state.every
         next_check = every if every else None
-        while self.elapsed() < self.scenario.duration:
+        while self._keep_running():
             now = self.elapsed()
             for state in self.faults_state:
                 if state.status == "pending" and now >= state.entry.at:
@@ -275,6 +276,19 @@ class GameDay:
             self._publish()
             time.sleep(max(0.0, TICK_S - (self.elapsed() - now)))
         self._stop_load()
+
+    def _keep_running(self) -> bool:
+        """Until the run's duration; then on, under the same load, while a healed fault's
+        recovery is unmeasured (a breaker closes again only when requests arrive), up to
+        `recovery_timeout` after the last heal."""
+        now = self.elapsed()
+        if now < self.scenario.duration:
+            return True
+        waiting = [s for s in self.faults_state if s.status == "healed" and s.recovery_s is None]
+        if not waiting or self.load is None:
+            return False
+        last_heal = max(s.healed_s or 0.0 for s in waiting)
+        return now < last_heal + self.scenario.recovery_timeout
 
     def _stop_load(self) -> None:
         if self.load is not None and self.load.running():
@@ -446,13 +460,18 @@ class GameDay:
         """Wait (up to the recovery timeout) for steady state without load; finish the
         recovery times of faults whose recovery the load's end cut short; then the audit."""
         deadline = time.monotonic() + self.scenario.recovery_timeout
-        results: list[ProbeResult] = []
-        while True:
-            self._recoveries(None, loaded=False)
-            results = self.prober.check(None, loaded=False)
-            if met(results) or time.monotonic() >= deadline:
-                break
-            time.sleep(1.0)
+        results = self.prober.check(None, loaded=False)
+        settling = None
+        try:
+            while not met(results) and time.monotonic() < deadline:
+                if settling is None and self.scenario.load is not None:
+                    settling = self._settling_traffic()
+                time.sleep(1.0)
+                self._recoveries(None, loaded=False)
+                results = self.prober.check(None, loaded=False)
+        finally:
+            if settling is not None:
+                settling.stop()
         seconds = self.seconds()
         if seconds:
             results += self.prober.check(seconds, loaded=True, kinds={"threshold"})
@@ -465,6 +484,25 @@ class GameDay:
             results += self.prober.check(None, loaded=False, audit=True, kinds={"audit_clean"})
         self.steady["after"] = _steady(results)
         self._sampler_stop.set()
+
+    def _settling_traffic(self) -> Any:
+        """A booking a second while waiting for steady state after the run: a breaker that
+        opened closes again only when a request tries the edge. Its figures are not the
+        run's (they have their own recorder)."""
+        from scenarios.traffic import BookingTraffic
+
+        traffic = BookingTraffic(
+            self.stack.gateway_url,
+            rate=1.0,
+            duration_s=self.scenario.recovery_timeout,
+            seed=self.seed + 1,
+        )
+        try:
+            traffic.start()
+        except Exception as exc:  # the suite may still be away: keep probing without it
+            log.warning("no settling traffic: %s", exc)
+            return None
+        return traffic
 
     # -- verdicts ----------------------------------------------------------------------------
 

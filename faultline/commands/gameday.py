@@ -235,3 +235,79 @@ def recover(
             failed = True
             err.print(f"faultline: {result.scenario}: {problem}", markup=False)
     raise typer.Exit(96 if failed else 0)
+
+
+@app.command("run")
+def run_campaign(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Run only this layer (repeatable): "
+            + ", ".join(("contracts", "fuzz", "chaos", "load", "gameday")),
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option("--skip", help="Skip this layer (repeatable).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every layer's draws.")] = 1,
+    report_root: Annotated[
+        Path, typer.Option("--report-dir", help="Reports go to DIR/<timestamp>/.", file_okay=False)
+    ] = Path("reports"),
+    gameday_scale: Annotated[
+        float,
+        typer.Option("--gameday-time-scale", min=0.05, max=1.0, help="The game day's clock."),
+    ] = 0.5,
+) -> None:
+    """The campaign CI runs: contracts, fuzz, chaos, load smoke, one game day.
+
+    All against one suite (the running one, or one started for the campaign); writes
+    reports/<timestamp>/index.html linking every layer's report; exits 1 if any layer fails.
+    """
+    from datetime import UTC, datetime
+
+    from harness.stack import Stack
+    from harness.state import default_state_file
+    from scenarios.campaign import LAYERS, Step, plan, run
+
+    for name in [*(only or []), *(skip or [])]:
+        if name not in LAYERS:
+            raise UserError(f"unknown layer {name!r} (layers: {', '.join(LAYERS)})")
+    layers = [n for n in LAYERS if (not only or n in only) and n not in (skip or [])]
+    if not layers:
+        raise UserError("--only and --skip leave no layer to run")
+    report_dir = report_root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    state_file = default_state_file()
+    stack = Stack.attach(state_file)
+    owned = stack is None or not stack.running()
+    if owned:
+        stack = Stack(ports="auto", state_file=state_file, seed=seed)
+        with err.status("starting the suite…"):
+            stack.start()
+    assert stack is not None
+    campaign = plan(report_dir, state_file, seed=seed, layers=layers, gameday_scale=gameday_scale)
+
+    def progress(step: Step) -> None:
+        style = "green" if step.ok else "bold red"
+        out.print(f"{step.name}: [{style}]{step.verdict}[/] ({step.seconds:.0f}s)")
+        if not step.ok:
+            err.print(step.tail, markup=False)
+
+    out.print(f"campaign: {', '.join(layers)} (seed {seed}); reports in {report_dir}")
+    try:
+        run(campaign, dict(os.environ), progress)
+    finally:
+        if owned:
+            with err.status("stopping the suite…"):
+                stack.stop()
+    table = Table(title="campaign", title_justify="left")
+    for column in ("layer", "what", "verdict", "time", "report"):
+        table.add_column(column)
+    for step in campaign.steps:
+        style = None if step.ok else "red"
+        table.add_row(
+            step.name, step.what, step.verdict, f"{step.seconds:.0f}s", step.report, style=style
+        )
+    out.print(table)
+    out.print(f"index: {report_dir / 'index.html'}", markup=False)
+    raise typer.Exit(0 if campaign.ok else 1)
