@@ -4,6 +4,9 @@ line naming the file, the line and what is wrong."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -101,3 +104,39 @@ def test_time_scale_shrinks_the_timeline_not_the_expectations(tmp_path: Path) ->
     scenario = load(write(tmp_path, GOOD)).scaled(0.5)
     assert scenario.duration == 15
     assert scenario.phases() == [("before", 0, 2.5), ("cut", 2.5, 7.5), ("after", 7.5, 15)]
+
+
+def faultline(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FAULTLINE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "faultline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_bad_file_exits_2_with_one_line_and_touches_nothing(tmp_path: Path) -> None:
+    bad = write(tmp_path, GOOD.replace("at: 5s", "at: never"))
+    home = tmp_path / "home"
+    result = faultline("gameday", str(bad), home=home)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{bad}:8:" in result.stderr
+    assert not home.exists()
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = faultline("gameday", "scenarios/payments-down.yaml", "--dry-run", home=home)
+    assert result.returncode == 0, result.stderr
+    for words in ("payments-down", "bookings->payments", "opens within 10s", "dry run"):
+        assert words in result.stdout
+    assert not home.exists()
+
+
+def test_unknown_campaign_layer_is_a_usage_error(tmp_path: Path) -> None:
+    result = faultline("run", "--only", "nope", home=tmp_path / "home")
+    assert result.returncode == 2
+    assert "unknown layer 'nope'" in result.stderr
