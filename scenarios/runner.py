@@ -534,7 +534,9 @@ class GameDay:
         base = {"phase": exp.phase, "ok": False, "value": None, "detail": None}
         if isinstance(exp, ThresholdExpectation):
             start, end = self.scenario.span(exp.phase)
-            chosen = [s for s in seconds if start <= s.t < end]
+            # Whole seconds inside the phase only: requests begun in the second a fault
+            # strikes (or heals) belong to neither side.
+            chosen = [s for s in seconds if start <= s.t and s.t + 1 <= end]
             threshold = parse(exp.threshold)
             ok, value, detail = _judge_threshold(threshold, chosen)
             return base | {
