@@ -9,6 +9,7 @@ gateway requests of each fault window, ready for a game-day journal.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,16 @@ from pydantic import BaseModel, ValidationError
 TRACES_DIR = "traces"
 GATEWAY = "gateway"
 BOOKING_ATTRIBUTE = "faultline.booking_id"
+# Ids in a path, shown as `{id}` so that rows read like routes.
+_ID = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\d+)(?=/|$|:|\?)")
+_URL_KEYS = ("url.full", "http.url")
+
+
+class Note(BaseModel):
+    """A failure recorded on a span where no span exists (a call the breaker refused)."""
+
+    name: str
+    time_ns: int
 
 
 class Span(BaseModel):
@@ -34,6 +45,7 @@ class Span(BaseModel):
     end_ns: int
     status: Literal["UNSET", "OK", "ERROR"] = "UNSET"
     attributes: dict[str, Any] = {}
+    notes: list[Note] = []
 
     @property
     def start_s(self) -> float:
@@ -52,6 +64,15 @@ class Span(BaseModel):
         return None
 
     @property
+    def label(self) -> str:
+        """The span's name; an HTTP call's is only its method, so its path is added."""
+        url = next((self.attributes[k] for k in _URL_KEYS if k in self.attributes), None)
+        if self.kind == "CLIENT" and isinstance(url, str) and "://" in url:
+            path = "/" + url.split("://", 1)[1].partition("/")[2].partition("?")[0]
+            return f"{self.name} {routed(path)}"
+        return self.name
+
+    @property
     def failed(self) -> bool:
         """An error span, or an answer of 5xx (a client's 4xx is the caller's mistake)."""
         status = self.http_status
@@ -65,6 +86,10 @@ class WaterfallRow(BaseModel):
     duration_ms: float
     depth: int
     status: Literal["ok", "error"]
+
+
+def routed(text: str) -> str:
+    return _ID.sub("/{id}", text)
 
 
 def load_spans(run_dir: str | Path) -> list[Span]:
@@ -108,26 +133,48 @@ def children(spans: Iterable[Span]) -> Mapping[str | None, list[Span]]:
 
 
 def waterfall(spans: Sequence[Span]) -> list[WaterfallRow]:
-    """A trace as rows, each span under its parent, in start order (depth first)."""
+    """A trace as rows, each span under its parent, in start order (depth first); a span's
+    notes are rows of no duration under it."""
     if not spans:
         return []
     origin = min(s.start_ns for s in spans)
     tree = children(spans)
     rows: list[WaterfallRow] = []
-    stack = [(span, 0) for span in reversed(tree.get(None, []))]
+
+    def at(ns: int) -> float:
+        return round((ns - origin) / 1e6, 3)
+
+    # (span or note, depth, service of the span a note is on)
+    stack: list[tuple[Span | Note, int, str]] = [
+        (span, 0, span.service) for span in reversed(tree.get(None, []))
+    ]
     while stack:
-        span, depth = stack.pop()
+        item, depth, service = stack.pop()
+        if isinstance(item, Note):
+            rows.append(
+                WaterfallRow(
+                    service=service,
+                    name=routed(item.name),
+                    start_ms=at(item.time_ns),
+                    duration_ms=0.0,
+                    depth=depth,
+                    status="error",
+                )
+            )
+            continue
         rows.append(
             WaterfallRow(
-                service=span.service,
-                name=span.name,
-                start_ms=round((span.start_ns - origin) / 1e6, 3),
-                duration_ms=round(span.duration_ms, 3),
+                service=item.service,
+                name=item.label,
+                start_ms=at(item.start_ns),
+                duration_ms=round(item.duration_ms, 3),
                 depth=depth,
-                status="error" if span.failed else "ok",
+                status="error" if item.failed else "ok",
             )
         )
-        stack.extend((kid, depth + 1) for kid in reversed(tree.get(span.span_id, [])))
+        under: list[Span | Note] = [*tree.get(item.span_id, []), *item.notes]
+        under.sort(key=lambda x: x.time_ns if isinstance(x, Note) else x.start_ns)
+        stack.extend((kid, depth + 1, item.service) for kid in reversed(under))
     return rows
 
 
@@ -141,22 +188,32 @@ def pick_traces(
     windows: Sequence[tuple[str, float, float]],
     per_window: int = 2,
 ) -> list[dict[str, Any]]:
-    """For each window `(name, start, end)` (epoch seconds), up to `per_window` failed gateway
-    requests (slowest first), then up to `per_window` of the slowest others that began inside
-    it, each with its trace's waterfall: JSON-ready entries for `journal["traces"]`."""
+    """For each window `(name, start, end)` (epoch seconds), the gateway requests that began
+    inside it: up to `per_window` failed ones, then up to `per_window` of the slowest others,
+    each with its trace's waterfall, as JSON-ready entries for `journal["traces"]`.
+
+    Failed: the answer was an error, or a call made for it failed (a step of the saga that
+    met the fault, even when a retry or a compensation answered the request in the end);
+    those whose answer failed come first, slowest first within each kind.
+    """
     by_trace: dict[str, list[Span]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
     requests = gateway_requests(spans)
     picked: list[dict[str, Any]] = []
     for name, start, end in windows:
-        inside = sorted(
-            (s for s in requests if start <= s.start_s <= end),
-            key=lambda s: s.duration_ms,
-            reverse=True,
-        )
-        failed = [s for s in inside if s.failed][:per_window]
-        slowest = [s for s in inside if not s.failed][:per_window]
+        inside = [s for s in requests if start <= s.start_s <= end]
+
+        def failing(request: Span) -> bool:
+            trace = by_trace[request.trace_id]
+            return any(s.failed or s.notes for s in trace)
+
+        failed = sorted(
+            (s for s in inside if failing(s)), key=lambda s: (not s.failed, -s.duration_ms)
+        )[:per_window]
+        slowest = sorted((s for s in inside if not failing(s)), key=lambda s: -s.duration_ms)[
+            :per_window
+        ]
         for why, chosen in (("failed", failed), ("slowest", slowest)):
             for request in chosen:
                 rows = waterfall(by_trace[request.trace_id])

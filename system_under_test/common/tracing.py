@@ -46,6 +46,8 @@ UNTRACED_PATHS = "/health,/ready,/metrics"
 # spans a moment after it finished, seldom enough to write in batches under load.
 EXPORT_DELAY_MS = 500
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+# Marks an event added by `note` (an instrumentation's own events are not written).
+NOTE_ATTRIBUTE = "faultline.note"
 
 _provider: TracerProvider | None = None
 _lock = threading.Lock()
@@ -92,6 +94,11 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "end_ns": span.end_time,
         "status": span.status.status_code.name,
         "attributes": dict(span.attributes or {}),
+        "notes": [
+            {"name": event.name, "time_ns": event.timestamp}
+            for event in span.events
+            if (event.attributes or {}).get(NOTE_ATTRIBUTE)
+        ],
     }
 
 
@@ -230,6 +237,15 @@ def current_trace_id() -> str | None:
     """The current trace id (32 hex digits), for log lines; None outside any trace."""
     ctx = trace.get_current_span().get_span_context()
     return f"{ctx.trace_id:032x}" if ctx.is_valid else None
+
+
+def note(what: str, **attributes: str | int | float | bool) -> None:
+    """A failure on the current span where no span of its own exists (a call the breaker
+    refused); the report's waterfall shows it as a mark in its time."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        fields = {f"faultline.{k}": v for k, v in attributes.items()}
+        span.add_event(what, {**fields, NOTE_ATTRIBUTE: True})
 
 
 def tag(**attributes: str | int | float | bool) -> None:
