@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -197,3 +199,46 @@ def test_a_refused_call_is_a_failed_mark_in_its_time(run_dir: Path):
     assert rows[2].start_ms <= mark.start_ms <= rows[4].start_ms
     picked = pick_traces(load_spans(run_dir), [("w", 0.0, time.time())])
     assert [p["why"] for p in picked] == ["failed"]
+
+
+def test_with_an_otlp_endpoint_spans_are_sent_there(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv(tracing.ENDPOINT_ENV, f"http://127.0.0.1:{server.server_port}")
+        provider = tracing._build_provider(ServiceSettings(name="payments"))
+        with provider.get_tracer("test").start_as_current_span(
+            "PUT /charges", kind=SpanKind.SERVER
+        ):
+            pass
+        assert provider.force_flush(10_000)
+        provider.shutdown()
+    finally:
+        server.shutdown()
+    assert not (run_dir / "traces").exists()  # no directory set: no files
+    (path, content_type, body) = received[0]
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource] = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
+    names = [s.name for scope in resource.scope_spans for s in scope.spans]
+    assert (service, names) == ("payments", ["PUT /charges"])
