@@ -204,7 +204,7 @@ class LoadRun:
             str(self.stop_path),
         ]
         if self.seed is not None:
-            argv += ["--slot-seed", str(self.seed)]
+            argv += ["--load-seed", str(self.seed)]
         if self.processes:
             argv += ["--processes", str(self.processes)]
         if self.report_dir is not None:

@@ -57,8 +57,16 @@ def _arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="a k6 threshold, e.g. 'http_req_duration: p(95)<800' (repeatable)",
     )
-    group.add_argument("--slot-seed", type=int, default=None, help="seed of the booking slots")
-    for hidden in ("--profile-json", "--faultline-stream", "--faultline-stop-file"):
+    group.add_argument(
+        "--load-seed", type=int, default=None, help="seed of the users' choices (replays a run)"
+    )
+    hidden_options = (
+        "--profile-json",
+        "--faultline-stream",
+        "--faultline-stop-file",
+        "--slot-seed",
+    )
+    for hidden in hidden_options:
         group.add_argument(hidden, default=None, include_in_web_ui=False, help=hidden[2:])
 
 
@@ -120,15 +128,20 @@ def _test_start(environment: Environment, **_: Any) -> None:
             Path(stream) if stream else None,
             Path(stop) if stop else None,
         )
-        # Sent to the workers with the spawn message: one clock origin, one slot seed.
+        # Sent to the workers with the spawn message: one clock origin, one region of slots.
+        # The region is new for every run: a replayed seed must not book the slots its
+        # first run holds (a conflict only where a profile wants one).
         options.faultline_t0 = STATE.conductor.t0
-        if options.slot_seed is None:
-            options.slot_seed = new_seed()
+        options.slot_seed = new_seed()
+        if options.load_seed is None:
+            options.load_seed = new_seed()
     if not isinstance(runner, MasterRunner):
         profile = STATE.profile or _profile(options)
         STATE.profile = profile
         t0 = float(getattr(options, "faultline_t0", None) or time.time())
-        STATE.generator = Generator(environment, profile, t0, int(options.slot_seed or 0))
+        STATE.generator = Generator(
+            environment, profile, t0, int(options.slot_seed or 0), int(options.load_seed or 0)
+        )
 
 
 @events.test_stop.add_listener

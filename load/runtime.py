@@ -65,7 +65,9 @@ def _worker_tag(runner: Any) -> str:
 class Generator:
     """What one process that runs users holds: its recorder, clients, slots and schedule."""
 
-    def __init__(self, env: Environment, profile: Profile, t0: float, seed: int) -> None:
+    def __init__(
+        self, env: Environment, profile: Profile, t0: float, slot_seed: int, seed: int
+    ) -> None:
         self.env = env
         self.profile = profile
         self.recorder = Recorder(time.time, started=t0)
@@ -82,10 +84,10 @@ class Generator:
         )
         self.catalog = Catalog(contention=profile.contention_slots > 0)
         if profile.contention_slots:
-            self.slots: Any = ContendedSlots(profile.contention_slots, seed)
+            self.slots: Any = ContendedSlots(profile.contention_slots, slot_seed)
         else:
             partition = self.index % workers
-            self.slots = SlotAllocator(seed, partition=partition, partitions=workers)
+            self.slots = SlotAllocator(slot_seed, partition=partition, partitions=workers)
         self.users = 0
         self.ready = 0  # users whose session has started (logged in, account open)
         self.in_flight = 0

@@ -156,9 +156,7 @@ def _print_result(result: LoadResult) -> None:
     s = result.summary
     table = Table(title=f"load profile {s['profile']['name']} ({s['elapsed_s']}s, {s['reason']})")
     for column in ("route", "count", "rps", "p50", "p90", "p95", "p99", "max", "failures"):
-        table.add_column(
-            column, justify="left" if column == "route" else "right", no_wrap=column == "route"
-        )
+        table.add_column(column, justify="left" if column == "route" else "right")
     for row in [*s["endpoints"], {"name": "all", **s["totals"]}]:
         table.add_row(
             row["name"],
