@@ -26,6 +26,7 @@ COMMANDS = (
     "contracts",
     "deploy",
     "toxiproxy",
+    "load",
 )
 for area in COMMANDS:
     app.add_typer(importlib.import_module(f"faultline.commands.{area}").app)
