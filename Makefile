@@ -1,4 +1,4 @@
-# Two commands matter: `make run` (the main job) and `make test` (every test).
+# Two commands matter: `make run` (the campaign CI runs) and `make test` (every test).
 # Both create .venv and install the project first, so they work on a fresh clone.
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/faultline demo
+	$(BIN)/faultline run
 
 # The game-day report and live dashboard are tested in Debian's chromium (Playwright drives the
 # system browser; it cannot download its own here). Installed when missing and we are root.
