@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint bench bench-bookings soak clean
+.PHONY: install browser run test lint bench bench-bookings bench-tracing soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: install
 # hello-world measured in the same run (needs wrk: apt-get install wrk).
 bench-bookings: install
 	$(BIN)/python benchmarks/booking_throughput.py
+
+# CPU per confirmed booking with tracing on and off, in the same run, and their ratio.
+bench-tracing: install
+	$(BIN)/python benchmarks/tracing_overhead.py
 
 clean:
 	rm -rf $(VENV) .faultline .pytest_cache

@@ -26,6 +26,7 @@ COMMANDS = (
     "contracts",
     "deploy",
     "toxiproxy",
+    "load",
     "gameday",
 )
 for area in COMMANDS:
