@@ -4,7 +4,7 @@ each as its own process with its own report, then `index.html` linking them all.
     contracts   consumer pacts and provider verification      faultline contracts
     fuzz        a short Schemathesis run on every service     faultline fuzz --max-examples N
     chaos       the chaos experiments (each mechanism holds)  pytest chaos/experiments -m chaos
-    load        the smoke load profile with its thresholds    load.api, or the built-in workload
+    load        the smoke load profile with its thresholds    faultline load smoke
     gameday     payments down under load                      faultline gameday scenarios/...
 
 A layer's exit code is its verdict; the campaign fails when any layer fails.
@@ -116,18 +116,18 @@ def plan(
         "load": Step(
             "load",
             [
-                sys.executable,
-                "-m",
-                "scenarios.smoke",
-                "--report-dir",
-                str(report_dir / "load"),
-                "--seed",
-                str(seed),
+                *cli,
+                "load",
+                "smoke",
                 "--state-file",
                 str(state_file),
+                "--seed",
+                str(seed),
+                "--report-dir",
+                str(report_dir / "load"),
             ],
-            "load/summary.txt",
-            "the smoke load profile with its thresholds",
+            "load/locust.html",
+            "the smoke load profile with its thresholds, then the audit",
         ),
         "gameday": Step(
             "gameday",

@@ -9,7 +9,6 @@ signal interrupted the run (and the rollback succeeded).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shlex
 import threading
@@ -47,6 +46,7 @@ EXIT_ABORTED, EXIT_ROLLBACK_FAILED = 97, 96
 TICK_S = 0.5
 BREAKER_SAMPLE_S = 0.25
 BEFORE_TIMEOUT_S = 30.0
+LOAD_START_TIMEOUT_S = 60.0
 VERSION = "0.1.0"
 
 
@@ -147,6 +147,9 @@ class GameDay:
         self.abort: dict[str, Any] | None = None
         self.load: Any = None
         self.t0: float | None = None
+        self.offset = 0  # the load's seconds before the run's second 0 (its start-up)
+        self.clock: Callable[[], float] = time.monotonic
+        self.wall0: float | None = None  # wall time of the run's second 0 (traces)
         self.start_iso = now_iso()
         self.end_iso: str | None = None
         self.status = "running"
@@ -160,10 +163,29 @@ class GameDay:
     # -- the clock ---------------------------------------------------------------------------
 
     def elapsed(self) -> float:
-        return 0.0 if self.t0 is None else time.monotonic() - self.t0
+        """Run time on the load's own clock (the load layer's recorder runs on wall time)."""
+        return 0.0 if self.t0 is None else self.clock() - self.t0
 
     def seconds(self) -> list[Second]:
-        return [] if self.load is None else self.load.recorder.seconds()
+        """The load's seconds so far, numbered from the run's second 0."""
+        if self.load is None:
+            return []
+        shifted = []
+        for second in self.load.recorder.seconds(since=self.offset):
+            second.t -= self.offset
+            shifted.append(second)
+        return shifted
+
+    def _first_requests(self) -> int:
+        deadline = time.monotonic() + LOAD_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for second in self.load.recorder.seconds():
+                if any(name == "http_reqs" for name, _ in second.counters):
+                    return second.t + 1
+            if not self.load.running():
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"the load sent no request within {LOAD_START_TIMEOUT_S:.0f}s")
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -252,9 +274,14 @@ class GameDay:
                 seed=self.seed,
                 processes=load_spec.processes,
             )
-            self.t0 = self.load.recorder.started
+            self.clock = self.load.recorder.clock
+            # The run's second 0 is the load's first second with requests: a generator
+            # takes a few seconds to start (Locust, logins), which is not the suite's time.
+            self.offset = self._first_requests()
+            self.t0 = self.load.recorder.started + self.offset
         else:
             self.t0 = time.monotonic()
+        self.wall0 = time.time() - self.elapsed()
         sampler = threading.Thread(target=self._sample_breakers, daemon=True)
         sampler.start()
         every = self.scenario.steady_state.every
@@ -709,18 +736,30 @@ class GameDay:
 
     def _write(self) -> None:
         journal = self.journal()
-        with contextlib.suppress(ImportError):
-            from harness import traces  # type: ignore[attr-defined]
-
-            pick = getattr(traces, "pick_traces", None)
-            if pick is not None:
-                with contextlib.suppress(Exception):
-                    journal["traces"] = pick(journal, self.stack)
+        journal["traces"] = self._traces()
         self.final = journal
         if self.options.report_dir is not None:
             from scenarios.report import write_reports
 
             write_reports(journal, self.options.report_dir)
+
+    def _traces(self) -> list[dict[str, Any]]:
+        """The failed and slowest requests of each fault's window, when the suite traced."""
+        from harness.traces import load_spans, pick_traces
+
+        run_dir = self.stack.state.run_dir if self.stack.state else None
+        if run_dir is None or self.wall0 is None:
+            return []
+        windows = [
+            (s.entry.name, self.wall0 + s.applied_s, self.wall0 + (s.healed_s or self.elapsed()))
+            for s in self.faults_state
+            if s.applied_s is not None
+        ]
+        try:
+            return pick_traces(load_spans(run_dir), windows)
+        except (OSError, ValueError) as exc:
+            log.warning("no traces: %s", exc)
+            return []
 
 
 def _rollback_name(rollback: Any) -> str:

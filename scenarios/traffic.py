@@ -1,5 +1,6 @@
-"""The load of a game day: the load layer's `load.api` when it is installed, otherwise a small
-open-model booking workload of this package's own.
+"""The load of a game day: the load layer's profile through `load.api` (Locust, the `load`
+extra); without that extra, a small open-model booking workload of this package's own. The
+runner also uses that workload for the gentle traffic it sends while waiting for steady state.
 
 Either way the runner sees one interface, `LoadRun`: a `recorder` (`load.metrics.Recorder`,
 k6 metric names, per-second `Second`s), `running()` and `stop()`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import threading
 import time
 import uuid
@@ -46,13 +48,10 @@ def start(
     processes: int = 0,
 ) -> LoadRun:
     """Start the load; it runs `duration_s` unless stopped."""
-    try:
+    if importlib.util.find_spec("locust") is not None:
         api = importlib.import_module("load.api")
-    except ImportError:
-        api = None
-    if api is not None:
         overrides = api.Overrides(
-            users=users, rate=rate, duration_s=duration_s, thresholds=thresholds or None
+            users=users, rate=rate, duration_s=duration_s, thresholds=list(thresholds)
         )
         return api.start(  # type: ignore[no-any-return]
             profile,
