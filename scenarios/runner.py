@@ -113,6 +113,7 @@ class Options:
     replay: str = ""
     source: str = ""  # the scenario file's path, for the journal
     on_tick: Callable[[dict[str, Any]], None] | None = None  # the live terminal view
+    on_dashboard: Callable[[str], None] | None = None  # told the live page's URL
 
 
 class GameDay:
@@ -240,6 +241,8 @@ class GameDay:
 
         self.dashboard = Dashboard("127.0.0.1")
         self.dashboard_url = self.dashboard.start()
+        if self.options.on_dashboard is not None:
+            self.options.on_dashboard(self.dashboard_url)
         self._publish()
 
     def _before(self) -> None:

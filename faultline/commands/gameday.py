@@ -118,6 +118,7 @@ def gameday(
         replay=replay,
         source=str(file),
         on_tick=view.update,
+        on_dashboard=lambda url: err.print(f"dashboard: {url}", markup=False),
     )
     with _stack_for(scenario, state_file, topology, seed) as stack:
         err.print(f"game day: {scenario.title} (seed {seed})")

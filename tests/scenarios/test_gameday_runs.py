@@ -218,3 +218,56 @@ def test_recover_heals_after_the_runner_is_sigkilled(faultline_stack: Any, tmp_p
         timeout=60,
     )
     assert "nothing to recover" in again.stdout
+
+
+LIVE = """\
+title: live page during a real run
+duration: 16s
+steady_state:
+  probes: [{ready: all}]
+load: {rate: 3}
+timeline:
+  - {name: slow-payments, at: 5s, for: 6s,
+     fault: {kind: toxic, edge: bookings->payments, type: latency, attributes: {latency: 200}}}
+expectations:
+  - {phase: slow-payments, threshold: "http_req_failed: rate<0.5"}
+"""
+
+
+def test_live_dashboard_updates_during_a_real_run(
+    faultline_stack: Any, tmp_path: Path, open_page: Any
+) -> None:
+    scenario = tmp_path / "live.yaml"
+    scenario.write_text(LIVE)
+    env = {**os.environ, "FAULTLINE_HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "faultline", "gameday", str(scenario), "--seed", "4"]
+    argv += ["--state-file", str(faultline_stack.state_file)]
+    argv += ["--report-dir", str(tmp_path / "report")]
+    proc = subprocess.Popen(
+        argv, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        url = None
+        for line in proc.stderr:
+            if line.startswith("dashboard: "):
+                url = line.split(" ", 1)[1].strip()
+                break
+        assert url, "the runner printed no dashboard URL"
+        base = url.rstrip("/")
+        page = open_page(url, allow=lambda u: u.startswith(base)).page
+        page.wait_for_selector("#app[data-live=live]", state="attached", timeout=30_000)
+        # Before the fault the window is only planned; once applied it is drawn as active.
+        page.wait_for_selector(
+            "#chart-rps g.fault-window.active[data-fault='slow-payments']", timeout=60_000
+        )
+        page.wait_for_selector(
+            "#chart-rps g.fault-window.healed[data-fault='slow-payments']", timeout=60_000
+        )
+        proc.stderr.read()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proxies_clean(faultline_stack) == []
