@@ -114,6 +114,7 @@ class Options:
     source: str = ""  # the scenario file's path, for the journal
     on_tick: Callable[[dict[str, Any]], None] | None = None  # the live terminal view
     on_dashboard: Callable[[str], None] | None = None  # told the live page's URL
+    builtin_workload: bool = False  # the built-in booking workload, not the load profile
 
 
 class GameDay:
@@ -276,6 +277,7 @@ class GameDay:
                 thresholds=list(load_spec.thresholds),
                 seed=self.seed,
                 processes=load_spec.processes,
+                builtin=self.options.builtin_workload,
             )
             self.clock = self.load.recorder.clock
             # The run's second 0 is the load's first second with requests: a generator
@@ -845,8 +847,12 @@ def _audit_json(report: Any) -> dict[str, Any]:
     }
 
 
-def replay_command(path: str, seed: int, time_scale: float) -> str:
+def replay_command(
+    path: str, seed: int, time_scale: float, *, builtin_workload: bool = False
+) -> str:
     parts = ["faultline", "gameday", path, "--seed", str(seed)]
     if time_scale != 1.0:
         parts += ["--time-scale", f"{time_scale:g}"]
+    if builtin_workload:
+        parts.append("--builtin-workload")
     return shlex.join(parts)

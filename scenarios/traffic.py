@@ -46,9 +46,11 @@ def start(
     thresholds: list[str],
     seed: int,
     processes: int = 0,
+    builtin: bool = False,
 ) -> LoadRun:
-    """Start the load; it runs `duration_s` unless stopped."""
-    if importlib.util.find_spec("locust") is not None:
+    """Start the load; it runs `duration_s` unless stopped. `builtin` chooses the built-in
+    workload even where the load layer could run the profile."""
+    if not builtin and importlib.util.find_spec("locust") is not None:
         api = importlib.import_module("load.api")
         overrides = api.Overrides(
             users=users, rate=rate, duration_s=duration_s, thresholds=list(thresholds)

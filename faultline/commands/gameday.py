@@ -90,6 +90,13 @@ def gameday(
             help="Shrink the run's clock (timeline and duration), e.g. 0.25 for a short run.",
         ),
     ] = 1.0,
+    builtin_workload: Annotated[
+        bool,
+        typer.Option(
+            "--builtin-workload",
+            help="Drive the built-in booking workload instead of the load layer's profile.",
+        ),
+    ] = False,
     state_file: StateFileOption = None,
     topology: TopologyOption = None,
 ) -> None:
@@ -106,7 +113,7 @@ def gameday(
     from datetime import UTC, datetime
 
     report_dir = report_dir or Path("reports") / f"gameday-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    replay = replay_command(str(file), seed, time_scale)
+    replay = replay_command(str(file), seed, time_scale, builtin_workload=builtin_workload)
     from scenarios.live import LiveView
 
     view = LiveView(err)
@@ -118,6 +125,7 @@ def gameday(
         replay=replay,
         source=str(file),
         on_tick=view.update,
+        builtin_workload=builtin_workload,
         on_dashboard=lambda url: err.print(f"dashboard: {url}", markup=False),
     )
     with _stack_for(scenario, state_file, topology, seed) as stack:

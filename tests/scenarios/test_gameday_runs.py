@@ -23,7 +23,7 @@ from scenarios.runner import EXIT_FAILED, EXIT_INTERRUPTED, GameDay, Options
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = Path("scenarios")
-SHORT_S = 10.0  # each shipped scenario's clock shrunk to about this long
+SHORT_S = 12.0  # each shipped scenario's clock shrunk to about this long
 
 
 def short(name: str, stack: Any, tmp_path: Path, seed: int) -> GameDay:
@@ -34,6 +34,10 @@ def short(name: str, stack: Any, tmp_path: Path, seed: int) -> GameDay:
         report_dir=tmp_path / "report",
         dashboard=False,
         source=f"scenarios/{name}.yaml",
+        # The built-in workload: its requests start on a fixed schedule from the first
+        # second, which phases of a few seconds need (the Locust profile's users log in and
+        # ramp first; the load layer's own tests cover it).
+        builtin_workload=True,
     )
     return GameDay(scenario, stack, options)
 
@@ -99,6 +103,7 @@ def test_breakers_off_fails_naming_the_breaker(
             "--time-scale",
             f"{SHORT_S / scenario.duration:.3f}",
             "--no-dashboard",
+            "--builtin-workload",
             "--seed",
             "5",
             "--report-dir",
@@ -148,6 +153,7 @@ def start_runner(tmp_path: Path, stack: Any) -> tuple[subprocess.Popen[str], Pat
             "--state-file",
             str(stack.state_file),
             "--no-dashboard",
+            "--builtin-workload",
             "--seed",
             "9",
             "--report-dir",
@@ -241,6 +247,7 @@ def test_live_dashboard_updates_during_a_real_run(
     scenario.write_text(LIVE)
     env = {**os.environ, "FAULTLINE_HOME": str(tmp_path / "home")}
     argv = [sys.executable, "-m", "faultline", "gameday", str(scenario), "--seed", "4"]
+    argv += ["--builtin-workload"]
     argv += ["--state-file", str(faultline_stack.state_file)]
     argv += ["--report-dir", str(tmp_path / "report")]
     proc = subprocess.Popen(
