@@ -44,6 +44,11 @@ soak: install
 	$(BIN)/python -m chaos.experiments.soak --seeds $(SOAK_SEEDS) --first $(SOAK_FIRST) \
 		--select '$(SOAK_SELECT)'
 
+# Every shipped game day at its real length (make test runs each at about 9 s).
+soak-gamedays: install
+	FAULTLINE_GAMEDAY_FULL=1 $(BIN)/pytest -p no:cacheprovider tests/scenarios/test_gameday_runs.py \
+		-k passes_in_short
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

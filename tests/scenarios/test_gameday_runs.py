@@ -23,14 +23,17 @@ from scenarios.runner import EXIT_FAILED, EXIT_INTERRUPTED, GameDay, Options
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = Path("scenarios")
-SHORT_S = 12.0  # each shipped scenario's clock shrunk to about this long
+# Each shipped scenario's clock shrunk to about this long; `make soak-gamedays` sets
+# FAULTLINE_GAMEDAY_FULL=1 and runs them at their real length.
+FULL = os.environ.get("FAULTLINE_GAMEDAY_FULL") == "1"
+SHORT_S = 9.0
 
 
 def short(name: str, stack: Any, tmp_path: Path, seed: int) -> GameDay:
     scenario = load(SCENARIOS / f"{name}.yaml", topology=stack.topology)
     options = Options(
         seed=seed,
-        time_scale=min(1.0, SHORT_S / scenario.duration),
+        time_scale=1.0 if FULL else min(1.0, SHORT_S / scenario.duration),
         report_dir=tmp_path / "report",
         dashboard=False,
         source=f"scenarios/{name}.yaml",
@@ -228,12 +231,12 @@ def test_recover_heals_after_the_runner_is_sigkilled(faultline_stack: Any, tmp_p
 
 LIVE = """\
 title: live page during a real run
-duration: 16s
+duration: 11s
 steady_state:
   probes: [{ready: all}]
 load: {rate: 3}
 timeline:
-  - {name: slow-payments, at: 5s, for: 6s,
+  - {name: slow-payments, at: 3s, for: 5s,
      fault: {kind: toxic, edge: bookings->payments, type: latency, attributes: {latency: 200}}}
 expectations:
   - {phase: slow-payments, threshold: "http_req_failed: rate<0.5"}
@@ -277,4 +280,29 @@ def test_live_dashboard_updates_during_a_real_run(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert proxies_clean(faultline_stack) == []
+
+
+def test_a_rollback_that_fails_is_exit_96_and_says_what(
+    faultline_stack: Any, tmp_path: Path
+) -> None:
+    """The proxy a fault took down is deleted behind the runner's back: re-enabling it fails,
+    and the run must say so (exit 96), not report a clean rollback."""
+    proc, home = start_runner(tmp_path, faultline_stack)
+    wait_both_applied(home, proc)
+    edge = "gateway->notifications"
+    with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
+        saved = client.proxies()[edge]
+        client.delete_proxy(edge)
+        try:
+            proc.send_signal(signal.SIGINT)
+            output, _ = proc.communicate(timeout=180)
+        finally:
+            client.populate(
+                [{"name": edge, "listen": saved["listen"], "upstream": saved["upstream"]}]
+            )
+    assert proc.returncode == 96, output
+    report = json.loads((tmp_path / "report" / "journal.json").read_text())
+    assert report["outcome"] == "rollback_failed"
+    assert [f["name"] for f in report["faults"] if f["status"] == "heal_failed"] == ["cut"]
     assert proxies_clean(faultline_stack) == []
