@@ -226,7 +226,8 @@ class GameDay:
                 finally:
                     interrupts.disarm()
                     rolled_back = self._roll_back(faults)
-                    self._after()
+                    # A fault still in force cannot give steady state back: look once.
+                    self._after(wait=rolled_back)
         finally:
             faults.close()
             record.finish()
@@ -486,10 +487,10 @@ class GameDay:
         elif isinstance(rollback, WaitReadyRollback):
             self.stack.wait_ready(timeout=rollback.wait_ready)
 
-    def _after(self) -> None:
+    def _after(self, *, wait: bool = True) -> None:
         """Wait (up to the recovery timeout) for steady state without load; finish the
         recovery times of faults whose recovery the load's end cut short; then the audit."""
-        deadline = time.monotonic() + self.scenario.recovery_timeout
+        deadline = time.monotonic() + (self.scenario.recovery_timeout if wait else 0.0)
         results = self.prober.check(None, loaded=False)
         settling = None
         try:
