@@ -279,6 +279,10 @@ class GameDay:
                 seed=self.seed,
                 processes=load_spec.processes,
                 builtin=self.options.builtin_workload,
+                # The load layer's own reports (Locust's log and page) beside the game day's.
+                report_dir=None
+                if self.options.report_dir is None
+                else self.options.report_dir / "load",
             )
             self.clock = self.load.recorder.clock
             # The run's second 0 is the load's first second with requests: a generator

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from harness.suite_client import Answer, AsyncSuiteClient, SlotAllocator
@@ -47,6 +48,7 @@ def start(
     seed: int,
     processes: int = 0,
     builtin: bool = False,
+    report_dir: Path | None = None,
 ) -> LoadRun:
     """Start the load; it runs `duration_s` unless stopped. `builtin` chooses the built-in
     workload even where the load layer could run the profile."""
@@ -61,7 +63,7 @@ def start(
             overrides=overrides,
             seed=seed,
             processes=processes,
-            report_dir=None,
+            report_dir=report_dir,
             audit=False,
         )
     traffic = BookingTraffic(host, rate=rate or float(users or 5), duration_s=duration_s, seed=seed)
