@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from chaos.faults.spec import FaultSpec, parse
 from harness.kubernetes import NAMESPACE
 from harness.topology import load_topology
-from scenarios.export import ExportError, chaos_mesh, export, go_duration, istio
+from scenarios.export import ExportError, chaos_mesh, export, go_duration, istio, render
 
 pytestmark = pytest.mark.unit
 
@@ -399,3 +399,19 @@ def test_the_schemas_refuse_what_the_engines_would():
     }
     for what, document in broken.items():
         assert problems("istio", document), what
+
+
+def test_rendered_yaml_reads_back_as_the_documents_with_a_commented_header():
+    text = render(WITH_SHARE, "istio", load_topology(), source="scenarios/every-kind.yaml")
+    assert text.startswith(
+        "# Every kind of fault\n# faultline gameday scenarios/every-kind.yaml --export istio\n"
+    )
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    assert documents == istio(WITH_SHARE, load_topology(), name="every-kind").documents
+    assert all(d["metadata"]["name"].startswith("every-kind-") for d in documents)
+    (workflow,) = yaml.safe_load_all(
+        render(EVERY_KIND, "chaos-mesh", load_topology(), source="every-kind.yaml")
+    )
+    assert workflow["metadata"]["name"] == "every-kind"
+    with pytest.raises(ExportError, match="unknown export target 'litmus'"):
+        render(EVERY_KIND, "litmus", load_topology(), source="x.yaml")  # type: ignore[arg-type]
