@@ -26,6 +26,8 @@ COMMANDS = (
     "contracts",
     "deploy",
     "toxiproxy",
+    "load",
+    "gameday",
 )
 for area in COMMANDS:
     app.add_typer(importlib.import_module(f"faultline.commands.{area}").app)

@@ -10,6 +10,10 @@ Fixtures:
 - `toxiproxy`: toxiproxy-python's `Toxiproxy()` pointed at the stack's proxy server (a real
   Toxiproxy or the embedded one); every toxic is removed (and every proxy re-enabled) after the
   test that used it.
+- `load_profile(profile, users=, rate=, duration=, thresholds=, processes=, seed=)`: runs a
+  load profile (`load.profiles`) against the session stack in a child Locust process, audits
+  the stack after it, writes its reports under the test's tmp_path, and returns the
+  `LoadResult` (exit_code 0 when every threshold held and the audit was clean).
 - `toxiproxy_client`: the same server through faultline's own client
   (`harness.toxiproxy.ToxiproxyClient`), which also updates proxies and toxics and tells the
   embedded server's extensions; reset after the test as well.
@@ -279,3 +283,41 @@ def clean_toxics(faultline_stack: Any) -> Iterator[Callable[[], None]]:
 
     yield reset
     reset()
+
+
+@pytest.fixture
+def load_profile(faultline_stack: Any, tmp_path: Path) -> Callable[..., Any]:
+    """Run a load profile from a test; see the module's docstring."""
+    from harness import extras
+
+    extras.require("load", "the load_profile fixture")
+    from load.api import Overrides, start
+    from load.profiles import duration_arg
+
+    def run(
+        profile: Any,
+        *,
+        users: int | None = None,
+        rate: float | None = None,
+        duration: str | float | None = None,
+        thresholds: list[str] | tuple[str, ...] = (),
+        processes: int = 0,
+        seed: int | None = None,
+        audit: bool = True,
+    ) -> Any:
+        if isinstance(duration, str):
+            duration = duration_arg(duration)
+        name = profile if isinstance(profile, str) else profile.name
+        overrides = Overrides(users, rate, duration, list(thresholds))
+        return start(
+            profile,
+            host=faultline_stack.gateway_url,
+            overrides=overrides,
+            seed=seed,
+            processes=processes,
+            report_dir=tmp_path / f"load-{name}",
+            audit=audit,
+            stack=faultline_stack,
+        ).wait()
+
+    return run
