@@ -451,6 +451,10 @@ def render(
     stem = source.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     result = export(scenario, target, topology, name=stem, namespace=namespace)
     header = f"{scenario.title}\nfaultline gameday {source} --export {target}"
+    env = getattr(scenario, "env", None) or {}
+    if env:  # service settings are the deployment's, not the fault engine's
+        settings = ", ".join(f"{k}={v}" for k, v in env.items())
+        header += f"\nthe suite must run with {settings} (set it on its Deployments)"
     if target == "istio" and result.documents:
         header += "\napply each VirtualService at its faultline/at, delete it faultline/for later"
     return result.to_yaml(header)

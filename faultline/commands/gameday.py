@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from scenarios.model import Scenario
 
 app = typer.Typer()
+
+
+class ExportTarget(StrEnum):
+    chaos_mesh = "chaos-mesh"
+    istio = "istio"
+
 
 StateFileOption = Annotated[
     Path | None,
@@ -92,6 +99,14 @@ def gameday(
     ] = 1.0,
     state_file: StateFileOption = None,
     topology: TopologyOption = None,
+    export: Annotated[
+        ExportTarget | None,
+        typer.Option(
+            "--export",
+            help="Print the timeline as a cluster's fault engine runs it (Chaos Mesh Workflow, "
+            "or Istio VirtualServices for the HTTP faults) as YAML; run nothing.",
+        ),
+    ] = None,
 ) -> None:
     """Run a game day: load, a timeline of faults, live view, guaranteed rollback, reports."""
     from harness.topology import load_topology
@@ -99,6 +114,12 @@ def gameday(
     from scenarios.runner import GameDay, Options, replay_command
 
     scenario = load(file, topology=load_topology(topology))
+    if export is not None:
+        from scenarios.export import render
+
+        text = render(scenario, export.value, load_topology(topology), source=str(file))
+        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 100_000)
     if dry_run:
         _print_plan(scenario.scaled(time_scale), file, seed)
