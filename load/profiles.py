@@ -281,7 +281,7 @@ PROFILES: dict[str, Profile] = {
                 f"http_req_duration{{name:{BOOKING}}}: p(95)<1000 over 10s abortOnFail "
                 "delayAbortEval=10s",
             ),
-            max_in_flight=96,
+            max_in_flight=64,
             mix={"book": 1},
             step_slo=(
                 f"http_req_duration{{name:{BOOKING}}}: p(95)<1000",
