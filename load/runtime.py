@@ -203,7 +203,9 @@ class Generator:
                 rec, tag = self.recorder, self.worker
                 rec.gauge("loop_lag_ms", round(worst, 1), at=at, worker=tag)
                 rec.gauge("generator_cpu", process.cpu_percent(None), at=at, worker=tag)
-                rec.gauge("vus", self.in_flight, at=at, worker=tag)
+                closed = self.profile.model == "closed" and self.env.runner is not None
+                vus = self.env.runner.user_count if closed else self.in_flight
+                rec.gauge("vus", vus, at=at, worker=tag)
                 worst, second = 0.0, now
 
     def close(self) -> None:
