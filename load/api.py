@@ -42,7 +42,7 @@ import httpx
 from harness import extras
 from harness.errors import UserError
 
-from . import report
+from . import exit_codes, report
 from . import verdicts as verdict_json
 from .metrics import Recorder, Second
 from .profiles import Overrides, Profile, get_profile, list_profiles
@@ -63,11 +63,11 @@ __all__ = [
     "start",
 ]
 
-EXIT_OK = 0
-EXIT_AUDIT = 1
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 98
-EXIT_THRESHOLD = 99
+EXIT_OK = exit_codes.OK
+EXIT_AUDIT = exit_codes.AUDIT
+EXIT_USAGE = exit_codes.USAGE
+EXIT_INCONCLUSIVE = exit_codes.INCONCLUSIVE
+EXIT_THRESHOLD = exit_codes.THRESHOLD
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # After the profile's time: the child stops its users, gathers the workers' last seconds
@@ -325,9 +325,9 @@ class LoadRun:
             }
         verdicts = [verdict_json.load(v) for v in end["verdicts"]]
         audit_report = self._audit() if self.audit and self._end is not None else None
-        code = int(end["exit_code"])
-        if audit_report is not None and audit_report.get("passed") is False:
-            code = EXIT_AUDIT
+        code = exit_codes.with_audit(
+            int(end["exit_code"]), audit_report.get("passed") if audit_report else None
+        )
         summary = report.summarize(
             profile=self.profile,
             host=self.host,

@@ -36,6 +36,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from harness.suite_client import SlotAllocator, SuiteClient
 
+from . import exit_codes
 from . import verdicts as verdict_json
 from .behaviours import Catalog, ContendedSlots, Measure, Session, iterate
 from .generator import saturation
@@ -310,7 +311,7 @@ class Conductor:
         verdicts = self.judge.finish(seconds, elapsed)
         busy = saturation(seconds)
         passed = all(v.ok for v in verdicts)
-        code = 0 if passed else (98 if busy["saturated"] else 99)
+        code = exit_codes.of_thresholds(passed, busy["saturated"])
         aborted = self.judge.abort.threshold.source if self.judge.abort else None
         stats = self.env.runner.stats if self.env.runner is not None else None
         locust = {"requests": 0, "failures": 0}
