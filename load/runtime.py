@@ -299,9 +299,22 @@ class Conductor:
             deadline = time.monotonic() + FINAL_WAIT_S
             while len(self.finals) < expected and time.monotonic() < deadline:
                 gevent.sleep(0.1)
-            # Locust's own figures arrive with the workers' next report.
-            gevent.sleep(1.5)
+            # Locust's own figures arrive with the workers' next reports.
+            while self._locust_figures()["requests"] < sum(self.requests.values()):
+                if time.monotonic() >= deadline:
+                    break
+                gevent.sleep(0.2)
         self.conclude(reason)
+
+    def _locust_figures(self) -> dict[str, int]:
+        """Requests and failures in Locust's own statistics (checks left out)."""
+        figures = {"requests": 0, "failures": 0}
+        stats = self.env.runner.stats if self.env.runner is not None else None
+        for entry in stats.entries.values() if stats is not None else []:
+            if entry.method != "check":
+                figures["requests"] += entry.num_requests
+                figures["failures"] += entry.num_failures
+        return figures
 
     def conclude(self, reason: str) -> None:
         if self.end is not None:
@@ -313,13 +326,7 @@ class Conductor:
         passed = all(v.ok for v in verdicts)
         code = exit_codes.of_thresholds(passed, busy["saturated"])
         aborted = self.judge.abort.threshold.source if self.judge.abort else None
-        stats = self.env.runner.stats if self.env.runner is not None else None
-        locust = {"requests": 0, "failures": 0}
-        if stats is not None:
-            for entry in stats.entries.values():
-                if entry.method != "check":
-                    locust["requests"] += entry.num_requests
-                    locust["failures"] += entry.num_failures
+        locust = self._locust_figures()
         self.end = {
             "kind": "end",
             "exit_code": code,
