@@ -15,6 +15,7 @@ saturated). `faultline load` runs this same file in a child process.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,8 @@ def _stack_gateway() -> str:
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
+    # One line per request would bury Locust's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runner = environment.runner
     options = environment.parsed_options
     if runner is None or options is None or isinstance(runner, WorkerRunner):

@@ -90,6 +90,7 @@ class Generator:
             partition = self.index % workers
             self.slots = SlotAllocator(slot_seed, partition=partition, partitions=workers)
         self.users = 0
+        self.requests = 0  # sent by this process (checks left out)
         self.ready = 0  # users whose session has started (logged in, account open)
         self.in_flight = 0
         self.idle = 0
@@ -100,7 +101,6 @@ class Generator:
         ]
         if profile.model == "open":
             self.greenlets.append(gevent.spawn(self._dispatch))
-        self.requests = 0
 
     # -- users ------------------------------------------------------------------------------
 
