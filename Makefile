@@ -1,11 +1,11 @@
-# Two commands matter: `make run` (the main job) and `make test` (every test).
+# Two commands matter: `make run` (the campaign CI runs) and `make test` (every test).
 # Both create .venv and install the project first, so they work on a fresh clone.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint bench bench-bookings bench-capacity soak clean
+.PHONY: install browser run test lint bench bench-bookings bench-capacity bench-tracing soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/faultline demo
+	$(BIN)/faultline run
 
 # The game-day report and live dashboard are tested in Debian's chromium (Playwright drives the
 # system browser; it cannot download its own here). Installed when missing and we are root.
@@ -64,6 +64,10 @@ bench-bookings: install
 # ratio to a FastAPI hello-world measured in the same run (needs wrk).
 bench-capacity: install
 	$(BIN)/python benchmarks/booking_capacity.py
+
+# CPU per confirmed booking with tracing on and off, in the same run, and their ratio.
+bench-tracing: install
+	$(BIN)/python benchmarks/tracing_overhead.py
 
 clean:
 	rm -rf $(VENV) .faultline .pytest_cache

@@ -27,6 +27,7 @@ COMMANDS = (
     "deploy",
     "toxiproxy",
     "load",
+    "gameday",
 )
 for area in COMMANDS:
     app.add_typer(importlib.import_module(f"faultline.commands.{area}").app)

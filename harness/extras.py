@@ -16,6 +16,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "contracts": ("pact", "schemathesis"),
     "load": ("locust",),
     "containers": ("testcontainers", "docker"),
+    "chaostoolkit": ("chaoslib", "chaostoolkit"),
 }
 
 

@@ -441,6 +441,8 @@ class Stack:
             "SVC_PORT": str(port),
             "SVC_NAMESPACE": state.namespace,
             "SVC_JWT_SECRET": secrets.token_urlsafe(32),  # tokens of this run only
+            # Spans as JSON lines beside the logs (harness/traces.py reads them back).
+            "SVC_TRACES_DIR": str(Path(state.run_dir) / "traces"),
         }
         for edge in self.topology.edges_from(name):
             proxy = state.proxies[edge.proxy_name]

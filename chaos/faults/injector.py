@@ -13,10 +13,12 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from chaos.faults.journal import FaultJournal
 from chaos.faults.toxics import Toxic
+from chaos.faults.undo import UndoStep, run_step
 from harness.errors import UserError
 from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
 
@@ -39,7 +41,12 @@ class Faults:
     """
 
     def __init__(
-        self, stack: Stack, *, seed: int | None = None, client: ToxiproxyClient | None = None
+        self,
+        stack: Stack,
+        *,
+        seed: int | None = None,
+        client: ToxiproxyClient | None = None,
+        journal: FaultJournal | None = None,
     ) -> None:
         self.stack = stack
         self.topology = stack.topology
@@ -47,15 +54,19 @@ class Faults:
         self.random = random.Random(self.seed)
         self.client = client or ToxiproxyClient(stack.toxiproxy_url)
         self.history: list[str] = []  # what was injected, in order, for reports
-        self._undo: dict[int, tuple[str, Callable[[], None]]] = {}
+        self.journal = journal  # on disk, for `faultline recover` after a crash
+        self._undo: dict[int, tuple[str, UndoStep, str | None]] = {}
         self._ids = itertools.count(1)
         atexit.register(self.heal)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _remember(self, what: str, undo: Callable[[], None]) -> int:
+    def _begin(self, what: str, undo: UndoStep) -> int:
+        """Remember how to undo a fault *before* applying it (journal first), so that a
+        crash between the two still leaves the undo on record."""
         key = next(self._ids)
-        self._undo[key] = (what, undo)
+        journal_id = self.journal.begin(what, undo) if self.journal else None
+        self._undo[key] = (what, undo, journal_id)
         self.history.append(what)
         log.info("fault: %s", what)
         return key
@@ -63,19 +74,26 @@ class Faults:
     def _forget(self, key: int) -> None:
         entry = self._undo.pop(key, None)
         if entry is not None:
-            entry[1]()
+            self._run(entry)
+
+    def _run(self, entry: tuple[str, UndoStep, str | None]) -> None:
+        _, undo, journal_id = entry
+        run_step(undo, self.stack, self.client)
+        if self.journal and journal_id:
+            self.journal.healed(journal_id)
 
     @property
     def active(self) -> list[str]:
-        return [what for what, _ in self._undo.values()]
+        return [what for what, _, _ in self._undo.values()]
 
     def heal(self) -> list[str]:
         """Undo every fault still active, newest first; return what could not be undone."""
         problems = []
         for key in sorted(self._undo, reverse=True):
-            what, undo = self._undo.pop(key)
+            entry = self._undo.pop(key)
+            what = entry[0]
             try:
-                undo()
+                self._run(entry)
             except Exception as exc:
                 problems.append(f"could not undo {what}: {exc}")
         for problem in problems:
@@ -94,6 +112,15 @@ class Faults:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def check_edge(self, name: str) -> str:
+        """The proxy of edge `name`; a `FaultError` listing the edges when there is none."""
+        return self._edge(name)
+
+    def check_service(self, name: str) -> None:
+        if name not in self.topology.services:
+            known = ", ".join(self.topology.services)
+            raise FaultError(f"unknown service {name!r} (services: {known})")
 
     def _edge(self, name: str) -> str:
         try:
@@ -117,6 +144,7 @@ class Faults:
         proxy = self._edge(edge)
         toxic_name = name or f"fl_{toxic.type}_{toxic.stream}_{next(self._ids)}"
         what = f"{toxic.describe()} on {proxy}"
+        key = self._begin(what, UndoStep(op="remove_toxic", target=proxy, toxic=toxic_name))
         try:
             self.client.add_toxic(
                 proxy,
@@ -127,15 +155,9 @@ class Faults:
                 name=toxic_name,
             )
         except ToxiproxyError as exc:
+            self._forget(key)
             raise FaultError(f"cannot inject {what}: {exc.message}") from None
-        return self._remember(what, lambda: self._remove(proxy, toxic_name))
-
-    def _remove(self, proxy: str, toxic_name: str) -> None:
-        try:
-            self.client.remove_toxic(proxy, toxic_name)
-        except ToxiproxyError as exc:
-            if exc.status != 404:  # already gone (a reset, or the proxy was replaced)
-                raise
+        return key
 
     def _enable(self, proxy: str, enabled: bool) -> None:
         try:
@@ -149,8 +171,13 @@ class Faults:
         keys = []
         for edge in edges:
             proxy = self._edge(edge)
-            self._enable(proxy, False)
-            keys.append(self._remember(f"{proxy} down", lambda p=proxy: self._enable(p, True)))
+            key = self._begin(f"{proxy} down", UndoStep(op="enable", target=proxy))
+            try:
+                self._enable(proxy, False)
+            except FaultError:
+                self._forget(key)
+                raise
+            keys.append(key)
         return keys
 
     def undo(self, *keys: int) -> None:
@@ -180,37 +207,42 @@ class Faults:
         return self.down(*self.edges("rabbitmq"))
 
     def database_outage(self, service: str) -> contextlib.AbstractContextManager[None]:
-        return self.down(self._database_edge(service))
+        return self.down(self.database_edge(service))
 
     def database_latency(self, service: str, ms: int) -> contextlib.AbstractContextManager[None]:
         from chaos.faults.toxics import latency
 
-        return self.toxic(self._database_edge(service), latency(ms))
+        return self.toxic(self.database_edge(service), latency(ms))
 
-    def _database_edge(self, service: str) -> str:
+    def database_edge(self, service: str) -> str:
+        self.check_service(service)
         edges = self.edges("postgres", source=service)
         if not edges:
-            raise UserError(f"service {service!r} has no database edge")
+            raise FaultError(f"service {service!r} has no database edge")
         return edges[0]
 
     # -- process faults ------------------------------------------------------------------------
 
     def kill(self, service: str) -> int:
         """SIGKILL the service; `heal()` (or `restart`) starts it again."""
+        key = self._begin(f"{service} killed", UndoStep(op="restart", target=service))
         self.stack.kill(service)
-        return self._remember(f"{service} killed", lambda: self.stack.restart(service))
+        return key
 
     def restart(self, service: str, env: dict[str, str] | None = None) -> None:
         """Start the service again (after `kill`, or to apply `env`) and wait until ready."""
-        for key, (what, _) in list(self._undo.items()):
+        for key, (what, _, journal_id) in list(self._undo.items()):
             if what == f"{service} killed":
                 self._undo.pop(key)
+                if self.journal and journal_id:
+                    self.journal.healed(journal_id)
         self.stack.restart(service, env)
 
     def pause(self, service: str) -> int:
         """SIGSTOP: the process keeps its sockets but answers nothing."""
+        key = self._begin(f"{service} paused", UndoStep(op="resume", target=service))
         self.stack.pause(service)
-        return self._remember(f"{service} paused", lambda: self.stack.resume(service))
+        return key
 
     @contextlib.contextmanager
     def paused(self, service: str) -> Iterator[None]:

@@ -602,8 +602,22 @@
     return serviceColours[service];
   }
 
+  // A trace's rows: `rows` as harness.traces.pick_traces writes them (`spans` in older journals).
+  function traceRows(trace) {
+    return trace.rows || trace.spans || [];
+  }
+
+  // "failed POST /api/bookings · 503 · 2.1 s": why it was picked, the request and its answer.
+  function traceLabel(trace) {
+    if (trace.label) return trace.label;
+    var parts = [(trace.why || "trace") + " " + (trace.request || "")];
+    if (isNum(trace.status)) parts.push(String(trace.status));
+    if (isNum(trace.duration_ms)) parts.push(fmtMs(trace.duration_ms));
+    return parts.join(" · ");
+  }
+
   function waterfall(trace) {
-    var spans = trace.spans || [];
+    var spans = traceRows(trace);
     var total = 0;
     spans.forEach(function (sp) {
       total = Math.max(total, (sp.start_ms || 0) + (sp.duration_ms || 0));
@@ -647,7 +661,7 @@
       return box;
     }
     traces.forEach(function (tr) {
-      (tr.spans || []).forEach(function (sp) {
+      traceRows(tr).forEach(function (sp) {
         colourOf(sp.service);
       });
     });
@@ -657,9 +671,10 @@
       return h("span", { class: "legend-item" }, sw, svc);
     }), h("span", { class: "legend-item" }, h("span", { class: "swatch span-error-swatch" }), "error span")));
     traces.forEach(function (tr, i) {
-      var det = h("details", { class: "trace", open: "", "data-trace": tr.trace_id || String(i) },
-        h("summary", null, h("span", { class: "trace-label", text: tr.label || "trace" }),
-          tr.phase ? h("span", { class: "muted", text: " · " + tr.phase }) : null,
+      var windowName = tr.window || tr.phase;
+      var det = h("details", { class: "trace", open: "", "data-trace": tr.trace_id || String(i), "data-why": tr.why || "", "data-window": windowName || "" },
+        h("summary", null, h("span", { class: "trace-label", text: traceLabel(tr) }),
+          windowName ? h("span", { class: "muted", text: " · during " + windowName }) : null,
           tr.trace_id ? h("code", { class: "trace-id", text: tr.trace_id }) : null),
         waterfall(tr));
       box.appendChild(det);

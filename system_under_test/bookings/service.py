@@ -28,6 +28,7 @@ from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential
 
+from system_under_test.common import tracing
 from system_under_test.common.events import make_event
 from system_under_test.common.uow import UnitOfWork
 
@@ -127,6 +128,7 @@ class BookingService:
         once the request that drives it has finished, or at the budget).
         """
         deadline = self._deadline(budget_s)
+        tracing.tag(booking_id=str(booking.id))  # how a booking's trace is found
         fingerprint = booking.fingerprint()
         owner = uuid.uuid4()
         first = decide([], compensation=self.settings.compensation)

@@ -5,6 +5,9 @@ outbox relay → the service layer → consumers → start-up hooks → backgrou
 reverse. `app.state` holds `settings`, `db`, `broker`, `publisher`, `relay`, `downstreams` and
 `service` (what `ServiceParts.service` built); routes reach the last through `service_layer`.
 
+Tracing (common/tracing.py) comes with the app: a server span per request, client spans for
+httpx, aio-pika and the database.
+
 Each service's `app.py` builds its app when a server first asks for `app`
 (`__getattr__ = served_app(...)`), so importing the module reads no environment, and a bad
 setting stops the server with one line instead of a traceback.
@@ -26,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import tracing
 from .db import Database
 from .messaging import Broker
 from .observability import RequestContextMiddleware, configure_logging
@@ -161,6 +165,7 @@ def create_app(
                     startup_timeout_s=settings.db_startup_timeout_s,
                 )
                 await state.db.start()
+                tracing.instrument_engine(state.db.engine, settings)
             if parts.messaging:
                 state.broker = Broker(settings)
                 outbox = parts.metadata.tables.get("outbox") if parts.metadata is not None else None
@@ -196,6 +201,7 @@ def create_app(
                 await downstream.aclose()
             if state.db is not None:
                 await state.db.stop()
+            tracing.flush()
 
     app = FastAPI(title=title or settings.name, description=description, lifespan=lifespan)
     app.state.settings = settings
@@ -232,6 +238,7 @@ def create_app(
     for router in parts.routers:
         app.include_router(router)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
+    tracing.instrument_app(app, settings)
     return app
 
 

@@ -36,7 +36,7 @@ from aio_pika.abc import (
 from prometheus_client import Counter, Gauge
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_random
 
-from .observability import correlation_id_var, get_correlation_id, log_retry
+from .observability import correlation_id_var, get_correlation_id, link_correlation, log_retry
 from .settings import ServiceSettings
 from .tasks import cancel_and_wait
 
@@ -286,6 +286,7 @@ class Broker:
         in_flight.inc()
         DELIVERIES.labels(consumer.queue).inc()
         token = correlation_id_var.set(message.correlation_id)
+        link_correlation(message.correlation_id)
         try:
             await self._settle(consumer, message)
         except Exception:

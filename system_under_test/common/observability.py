@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import RetryCallState
@@ -54,6 +55,14 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex
 
 
+def link_correlation(cid: str | None) -> None:
+    """Record the correlation id on the current span (the request's or the message's), the
+    other half of the trace id on every log line."""
+    span = trace.get_current_span()
+    if cid and span.is_recording():
+        span.set_attribute("faultline.correlation_id", cid)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, so logs of six processes can be merged and filtered."""
 
@@ -66,6 +75,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "correlation_id": correlation_id_var.get(),
         }
+        # The trace beside the correlation id: a log line leads to its trace and back.
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = f"{span.trace_id:032x}"
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)
@@ -111,6 +124,7 @@ class RequestContextMiddleware:
         incoming = _header(scope, b"x-correlation-id")
         cid = incoming[:128] if incoming else new_correlation_id()
         token = correlation_id_var.set(cid)
+        link_correlation(cid)
         status = 500
         started = time.perf_counter()
 

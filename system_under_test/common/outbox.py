@@ -2,6 +2,8 @@
 
 `EventPublisher.emit(conn, event)` inserts into `outbox` inside the caller's transaction;
 `OutboxRelay` publishes unpublished rows in id order (publisher confirms) and marks them.
+A row keeps the W3C trace context of the transaction that wrote it, and the relay publishes it
+inside that trace, so the consumer's span joins the trace of the request that caused the event.
 With `SVC_OUTBOX=false` the event is published straight after commit instead, best effort.
 """
 
@@ -31,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from . import tracing
 from .db import Database, on_commit
 from .messaging import Broker
 from .observability import correlation_id_var, get_correlation_id, log_retry
@@ -62,12 +65,19 @@ def _columns() -> list[Any]:
     ]
 
 
+def _trace_context() -> Column[Any]:
+    # Added by each service's later migration (`add_outbox_trace_context`), so not in
+    # `_columns()`, which their first migrations create the table from.
+    return Column("trace_context", JSONB)
+
+
 def outbox_table(metadata: MetaData) -> Table:
     """The `outbox` table in a service's metadata."""
     return Table(
         "outbox",
         metadata,
         *_columns(),
+        _trace_context(),
         Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
     )
 
@@ -78,6 +88,11 @@ def create_outbox_table(op: Operations) -> None:
     op.create_index(
         "ix_outbox_pending", "outbox", ["id"], postgresql_where=text("published_at IS NULL")
     )
+
+
+def add_outbox_trace_context(op: Operations) -> None:
+    """For a service's Alembic migration: the trace context column of its outbox."""
+    op.add_column("outbox", _trace_context())
 
 
 class OutboxRelay:
@@ -171,7 +186,7 @@ class OutboxRelay:
         async with self.db.transaction() as conn:
             rows = (
                 await conn.execute(
-                    select(t.c.id, t.c.payload, t.c.correlation_id)
+                    select(t.c.id, t.c.payload, t.c.correlation_id, t.c.trace_context)
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.id)
                     .limit(self.batch_size)
@@ -181,7 +196,8 @@ class OutboxRelay:
             done: list[int] = []
             for row in rows:
                 try:
-                    await self.broker.publish(row.payload, row.correlation_id)
+                    with tracing.continued(row.trace_context):
+                        await self.broker.publish(row.payload, row.correlation_id)
                 except Exception as exc:
                     failure = exc
                     break
@@ -234,6 +250,7 @@ class EventPublisher:
                     type=str(event["type"]),
                     payload=event,
                     correlation_id=correlation_id,
+                    trace_context=tracing.current_context() or None,
                 )
             )
             if self.relay is not None:

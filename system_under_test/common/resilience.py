@@ -22,6 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from . import tracing
 from .observability import CORRELATION_HEADER, get_correlation_id
 from .settings import ServiceSettings
 
@@ -153,6 +154,8 @@ class Downstream:
                     response = await self._attempt(method, path, json, params, send_headers, limit)
         except OpenedState as exc:
             self._count("breaker_open")
+            # No call is made, so no client span says so: the caller's span records it.
+            tracing.note(f"{method} {path}: breaker open", downstream=self.name)
             raise DownstreamUnavailable(
                 self.name, "circuit breaker open", self._retry_after()
             ) from exc

@@ -53,6 +53,12 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # OpenTelemetry (common/tracing.py): spans as JSON lines under `traces_dir` when set, over
+    # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is; the share of traces kept, decided per trace id.
+    tracing: bool = True
+    traces_dir: str = ""
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
     saga_budget_s: float = 5.0
     rate_limit_rps: float = 1000.0
     max_body_bytes: int = 65536
