@@ -75,6 +75,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 END_GRACE_S = 45.0
 AUDIT_TIMEOUT_S = 60.0
 HEALTH_TIMEOUT_S = 3.0
+START_TIMEOUT_S = 60.0  # Locust's start, forking its workers included
 
 
 @dataclass
@@ -118,7 +119,7 @@ def start(
     audit: bool = True,
     stack: Any = None,
 ) -> LoadRun:
-    """Start `profile` against the gateway at `host` and return at once.
+    """Start `profile` against the gateway at `host`; returns once the run has begun.
 
     `processes` > 0 runs that many Locust worker processes (thresholds are judged on the
     master's merged figures). `stack` is the `harness.stack.Stack` to audit after the run
@@ -132,11 +133,16 @@ def start(
     if processes < 0:
         raise UserError(f"processes must be 0 (one process) or more, not {processes}")
     _check_host(host)
-    return LoadRun(chosen, host, seed, processes, report_dir, audit, stack)
+    run = LoadRun(chosen, host, seed, processes, report_dir, audit, stack)
+    run._wait_started(START_TIMEOUT_S)
+    return run
 
 
 class LoadRun:
-    """A profile running in a child process; `recorder` fills as its seconds come in."""
+    """A profile running in a child process; `recorder` fills as its seconds come in.
+
+    `recorder` is on this process's monotonic clock: `recorder.started` is the moment the
+    run's second 0 began, `recorder.elapsed()` how long it has run."""
 
     def __init__(
         self,
@@ -156,7 +162,10 @@ class LoadRun:
         self.audit = audit
         self.stack = stack
         self.started_at = datetime.now(UTC)
-        self.recorder = Recorder(time.time)
+        # On this process's monotonic clock (Recorder's default), like any recorder a caller
+        # reads: `started` is moved to the child's run origin when its `start` line arrives.
+        self.recorder = Recorder()
+        self._started = threading.Event()
         self.live: list[Verdict] = []  # the latest live judgement
         self._end: dict[str, Any] | None = None
         self._result: LoadResult | None = None
@@ -246,13 +255,24 @@ class LoadRun:
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
         if kind == "start":
-            self.recorder.started = float(event["t0"])
+            # The child's origin is on the wall clock; the recorder keeps the monotonic one.
+            self.recorder.started = time.monotonic() - (time.time() - float(event["t0"]))
+            self._started.set()
         elif kind == "second":
             self.recorder.merge(Second.from_json(event["second"]))
         elif kind == "judged":
             self.live = [verdict_json.load(v) for v in event["verdicts"]]
         elif kind == "end":
             self._end = event
+
+    def _wait_started(self, timeout: float) -> None:
+        """Until the child's run has begun (its users are spawning): a caller may then map
+        `recorder.started` to its own clock. A child that ends first is a usage error."""
+        deadline = time.monotonic() + timeout
+        while not self._started.wait(0.1):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                result = self.stop()
+                raise UserError(f"the load generator did not start: {result.summary['reason']}")
 
     # -- control ----------------------------------------------------------------------------
 

@@ -212,8 +212,9 @@ class ProfileShape(LoadTestShape):
             conductor.finish(conductor.ending)  # here: see Conductor._conduct
             return None
         if profile.model == "open":
+            # Spread over two seconds: every user logs in as it starts.
             n = profile.max_in_flight
-            return n, float(n), [ArrivalUser]
+            return n, max(1.0, n / 2), [ArrivalUser]
         elapsed = STATE.conductor.elapsed() if STATE.conductor else 0.0
         users = max(1, round(profile.target_at(elapsed)))
         return users, float(users), [ClosedUser]
