@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint bench bench-bookings bench-tracing soak clean
+.PHONY: install browser run test lint bench bench-bookings bench-capacity bench-tracing soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: install
 # hello-world measured in the same run (needs wrk: apt-get install wrk).
 bench-bookings: install
 	$(BIN)/python benchmarks/booking_throughput.py
+
+# The suite's capacity: GET /api/facilities through the gateway, and the booking saga's largest
+# sustained arrival rate (the breakpoint load profile) with and without the proxies, each as a
+# ratio to a FastAPI hello-world measured in the same run (needs wrk).
+bench-capacity: install
+	$(BIN)/python benchmarks/booking_capacity.py
 
 # CPU per confirmed booking with tracing on and off, in the same run, and their ratio.
 bench-tracing: install
