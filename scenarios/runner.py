@@ -204,7 +204,7 @@ class GameDay:
                     rolled_back = self._roll_back(faults)
                     self._after()
         finally:
-            faults.client.close()
+            faults.close()
             record.finish()
             self._sampler_stop.set()
         self._judge(rolled_back)
@@ -387,8 +387,6 @@ class GameDay:
             return
         since = int(max(s.healed_s or 0 for s in waiting)) + 1
         results = self.prober.check(seconds, loaded=loaded, since=since if loaded else None)
-        if loaded and seconds is not None and not any(r.kind == "threshold" for r in results):
-            pass
         if met(results):
             now = self.elapsed()
             for state in waiting:
@@ -467,8 +465,10 @@ class GameDay:
                 if settling is None and self.scenario.load is not None:
                     settling = self._settling_traffic()
                 time.sleep(1.0)
-                self._recoveries(None, loaded=False)
-                results = self.prober.check(None, loaded=False)
+                # The settling bookings' events are in transit too: allow for them.
+                in_transit = settling is not None
+                self._recoveries(None, loaded=in_transit)
+                results = self.prober.check(None, loaded=in_transit)
         finally:
             if settling is not None:
                 settling.stop()
@@ -534,7 +534,9 @@ class GameDay:
         base = {"phase": exp.phase, "ok": False, "value": None, "detail": None}
         if isinstance(exp, ThresholdExpectation):
             start, end = self.scenario.span(exp.phase)
-            chosen = [s for s in seconds if start <= s.t < end]
+            # Whole seconds inside the phase only: requests begun in the second a fault
+            # strikes (or heals) belong to neither side.
+            chosen = [s for s in seconds if start <= s.t and s.t + 1 <= end]
             threshold = parse(exp.threshold)
             ok, value, detail = _judge_threshold(threshold, chosen)
             return base | {

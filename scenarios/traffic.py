@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import random
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -106,11 +106,12 @@ class BookingTraffic:
             self._ready.set()
 
     async def _run(self) -> None:
-        draw = random.Random(self.seed)
         client = AsyncSuiteClient.public(self.gateway_url, slots=SlotAllocator(self.seed))
         try:
             await client.login()
-            suffix = f"{self.seed}-{draw.randrange(1 << 30):x}"
+            # Names only have to be new on a suite that earlier runs used too; the seed
+            # decides the slots and the timing, which is what a replay repeats.
+            suffix = f"{self.seed}-{uuid.uuid4().hex[:12]}"
             user = await client.create_user(f"gameday-{suffix}@example.org", "Game Day")
             hall = await client.create_facility(f"Game-day hall {suffix}", 50)
             # The run's clock starts now, once the workload is ready to send.

@@ -23,7 +23,7 @@ from scenarios.runner import EXIT_FAILED, EXIT_INTERRUPTED, GameDay, Options
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = Path("scenarios")
-SHORT_S = 14.0  # each shipped scenario's clock shrunk to about this long
+SHORT_S = 10.0  # each shipped scenario's clock shrunk to about this long
 
 
 def short(name: str, stack: Any, tmp_path: Path, seed: int) -> GameDay:
