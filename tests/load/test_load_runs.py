@@ -75,7 +75,7 @@ def test_a_threshold_that_cannot_hold_exits_99_and_abort_on_fail_stops_the_run_e
 
 
 def test_two_worker_processes_give_merged_figures_that_add_up(load_profile: Any) -> None:
-    result = load_profile("smoke", duration="8s", processes=2, seed=SEED)
+    result = load_profile("smoke", duration="6s", processes=2, seed=SEED)
     assert result.exit_code == 0, result.summary
     merged = int(aggregate(result.seconds, "http_reqs").count)
     per_worker = result.summary["workers_requests"]
