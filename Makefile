@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint bench bench-bookings bench-tracing soak clean
+.PHONY: install browser wrk run test lint bench bench-bookings bench-capacity bench-tracing soak \
+	soak-gamedays fuzz-seeds clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,16 @@ soak-gamedays: install
 	FAULTLINE_GAMEDAY_FULL=1 $(BIN)/pytest -p no:cacheprovider tests/scenarios/test_gameday_runs.py \
 		-k passes_in_short
 
+# A plain `st run` against every service with three seeds, 40 cases per operation, each seed
+# on a stack of its own (docs/contracts.md, "Fuzzing").
+FUZZ_SEEDS ?= 7 42 1234
+
+fuzz-seeds: install
+	@for seed in $(FUZZ_SEEDS); do \
+		echo "== seed $$seed"; \
+		$(BIN)/faultline fuzz --seed $$seed --max-examples 40 || exit 1; \
+	done
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -60,9 +71,23 @@ bench: install
 	else echo "apt-get install iperf3 sockperf for the like-for-like figures"; fi
 
 # Confirmed bookings/s through the gateway at 1, 8, 32, 64 in flight, beside a FastAPI
-# hello-world measured in the same run (needs wrk: apt-get install wrk).
-bench-bookings: install
+# hello-world measured in the same run. The load generator is wrk, installed when missing and
+# we are root.
+wrk:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing wrk for the booking benchmark"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else echo "wrk missing: run 'sudo apt-get install wrk' for the booking benchmark"; fi
+
+bench-bookings: install wrk
 	$(BIN)/python benchmarks/booking_throughput.py
+
+# The suite's capacity: GET /api/facilities through the gateway, and the booking saga's largest
+# sustained arrival rate (the breakpoint load profile) with and without the proxies, each as a
+# ratio to a FastAPI hello-world measured in the same run (needs wrk).
+bench-capacity: install wrk
+	$(BIN)/python benchmarks/booking_capacity.py
 
 # CPU per confirmed booking with tracing on and off, in the same run, and their ratio.
 bench-tracing: install

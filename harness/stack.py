@@ -77,6 +77,7 @@ class Stack:
         ready_timeout: float = READY_TIMEOUT_S,
         seed: int | None = None,
         stop_grace: float = processes.STOP_GRACE_S,
+        proxied: bool = True,
     ) -> None:
         self.topology = topology if isinstance(topology, Topology) else load_topology(topology)
         self.ports_policy = ports
@@ -88,6 +89,9 @@ class Stack:
         self.ready_timeout = ready_timeout
         self.seed = seed
         self.stop_grace = stop_grace
+        # False: services reach each other, PostgreSQL and RabbitMQ directly, the proxies
+        # still exist but carry nothing (a benchmark measures what they cost this way).
+        self.proxied = proxied
         self.state: StackState | None = None
         self.startup_seconds: float | None = None
         # Kept so our children are reaped by the Popen objects that started them.
@@ -441,7 +445,8 @@ class Stack:
             "SVC_TRACES_DIR": str(Path(state.run_dir) / "traces"),
         }
         for edge in self.topology.edges_from(name):
-            host, _, proxy_port = state.proxies[edge.proxy_name].listen.rpartition(":")
+            proxy = state.proxies[edge.proxy_name]
+            host, _, proxy_port = (proxy.listen if self.proxied else proxy.upstream).rpartition(":")
             proxy_host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]") else host
             if edge.kind == "http":
                 env[edge.env_var] = f"http://{proxy_host}:{proxy_port}"

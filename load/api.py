@@ -42,7 +42,7 @@ import httpx
 from harness import extras
 from harness.errors import UserError
 
-from . import report
+from . import exit_codes, report
 from . import verdicts as verdict_json
 from .metrics import Recorder, Second
 from .profiles import Overrides, Profile, get_profile, list_profiles
@@ -63,11 +63,11 @@ __all__ = [
     "start",
 ]
 
-EXIT_OK = 0
-EXIT_AUDIT = 1
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 98
-EXIT_THRESHOLD = 99
+EXIT_OK = exit_codes.OK
+EXIT_AUDIT = exit_codes.AUDIT
+EXIT_USAGE = exit_codes.USAGE
+EXIT_INCONCLUSIVE = exit_codes.INCONCLUSIVE
+EXIT_THRESHOLD = exit_codes.THRESHOLD
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # After the profile's time: the child stops its users, gathers the workers' last seconds
@@ -75,6 +75,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 END_GRACE_S = 45.0
 AUDIT_TIMEOUT_S = 60.0
 HEALTH_TIMEOUT_S = 3.0
+START_TIMEOUT_S = 60.0  # Locust's start, forking its workers included
 
 
 @dataclass
@@ -118,7 +119,7 @@ def start(
     audit: bool = True,
     stack: Any = None,
 ) -> LoadRun:
-    """Start `profile` against the gateway at `host` and return at once.
+    """Start `profile` against the gateway at `host`; returns once the run has begun.
 
     `processes` > 0 runs that many Locust worker processes (thresholds are judged on the
     master's merged figures). `stack` is the `harness.stack.Stack` to audit after the run
@@ -132,11 +133,16 @@ def start(
     if processes < 0:
         raise UserError(f"processes must be 0 (one process) or more, not {processes}")
     _check_host(host)
-    return LoadRun(chosen, host, seed, processes, report_dir, audit, stack)
+    run = LoadRun(chosen, host, seed, processes, report_dir, audit, stack)
+    run._wait_started(START_TIMEOUT_S)
+    return run
 
 
 class LoadRun:
-    """A profile running in a child process; `recorder` fills as its seconds come in."""
+    """A profile running in a child process; `recorder` fills as its seconds come in.
+
+    `recorder` is on this process's monotonic clock: `recorder.started` is the moment the
+    run's second 0 began, `recorder.elapsed()` how long it has run."""
 
     def __init__(
         self,
@@ -156,7 +162,10 @@ class LoadRun:
         self.audit = audit
         self.stack = stack
         self.started_at = datetime.now(UTC)
-        self.recorder = Recorder(time.time)
+        # On this process's monotonic clock (Recorder's default), like any recorder a caller
+        # reads: `started` is moved to the child's run origin when its `start` line arrives.
+        self.recorder = Recorder()
+        self._started = threading.Event()
         self.live: list[Verdict] = []  # the latest live judgement
         self._end: dict[str, Any] | None = None
         self._result: LoadResult | None = None
@@ -246,13 +255,24 @@ class LoadRun:
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
         if kind == "start":
-            self.recorder.started = float(event["t0"])
+            # The child's origin is on the wall clock; the recorder keeps the monotonic one.
+            self.recorder.started = time.monotonic() - (time.time() - float(event["t0"]))
+            self._started.set()
         elif kind == "second":
             self.recorder.merge(Second.from_json(event["second"]))
         elif kind == "judged":
             self.live = [verdict_json.load(v) for v in event["verdicts"]]
         elif kind == "end":
             self._end = event
+
+    def _wait_started(self, timeout: float) -> None:
+        """Until the child's run has begun (its users are spawning): a caller may then map
+        `recorder.started` to its own clock. A child that ends first is a usage error."""
+        deadline = time.monotonic() + timeout
+        while not self._started.wait(0.1):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                result = self.stop()
+                raise UserError(f"the load generator did not start: {result.summary['reason']}")
 
     # -- control ----------------------------------------------------------------------------
 
@@ -325,9 +345,9 @@ class LoadRun:
             }
         verdicts = [verdict_json.load(v) for v in end["verdicts"]]
         audit_report = self._audit() if self.audit and self._end is not None else None
-        code = int(end["exit_code"])
-        if audit_report is not None and audit_report.get("passed") is False:
-            code = EXIT_AUDIT
+        code = exit_codes.with_audit(
+            int(end["exit_code"]), audit_report.get("passed") if audit_report else None
+        )
         summary = report.summarize(
             profile=self.profile,
             host=self.host,

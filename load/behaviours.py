@@ -32,6 +32,7 @@ OUTCOME_POLLS = 40  # about 10 s for a saga to reach its outcome
 RETRIED = (None, 502, 503, 504)  # no answer, or a gateway that could not get one
 CONTENTION_FACILITY = "Contention chapel"
 FACILITIES_WANTED = 3
+START_ATTEMPTS = 5
 
 
 class CheckFailed(Exception):
@@ -157,13 +158,24 @@ class Session:
         time.sleep(seconds)
 
     def start(self) -> None:
-        """Log in (each user has its own token) and open the family's account."""
-        token = self.call("POST /api/auth/token", ops.login(self.client))
+        """Log in (each user has its own token) and open the family's account; a user that
+        was shed (many start at once) tries again after the time it was told, as a real
+        client would."""
+        token = self._persist("POST /api/auth/token", lambda: ops.login(self.client))
         self.measure.check("token issued", token.ok, token.describe())
-        account = self.call("POST /api/users", ops.create_user(self.client))
+        account = self._persist("POST /api/users", lambda: ops.create_user(self.client))
         if self.measure.check("account created", account.ok, account.describe()):
             self.user_id = account.value.id
         self.catalog.ensure(self)
+
+    def _persist(self, name: str, call: Callable[[], Call[Any]]) -> Answer[Any]:
+        answer = self.call(name, call())
+        for _ in range(START_ATTEMPTS - 1):
+            if answer.status not in (*RETRIED, 429):
+                break
+            self.sleep(answer.retry_after or 0.5)
+            answer = self.call(name, call())
+        return answer
 
 
 # -- behaviours: each is one iteration ---------------------------------------------------------

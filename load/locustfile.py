@@ -15,6 +15,7 @@ saturated). `faultline load` runs this same file in a child process.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,8 @@ def _stack_gateway() -> str:
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
+    # One line per request would bury Locust's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runner = environment.runner
     options = environment.parsed_options
     if runner is None or options is None or isinstance(runner, WorkerRunner):
@@ -209,8 +212,9 @@ class ProfileShape(LoadTestShape):
             conductor.finish(conductor.ending)  # here: see Conductor._conduct
             return None
         if profile.model == "open":
+            # Spread over two seconds: every user logs in as it starts.
             n = profile.max_in_flight
-            return n, float(n), [ArrivalUser]
+            return n, max(1.0, n / 2), [ArrivalUser]
         elapsed = STATE.conductor.elapsed() if STATE.conductor else 0.0
         users = max(1, round(profile.target_at(elapsed)))
         return users, float(users), [ClosedUser]

@@ -33,6 +33,7 @@ FAMILY_MIX: Mapping[str, int] = {
     "create_facility": 1,
 }
 BOOKING = "POST /api/bookings"
+MIN_POOL = 8  # the smallest pool of users an open model gets from an override
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,17 @@ class Profile:
             # Another model at a constant level, for as long, with the same users' mix.
             level = round(peak) if model == "closed" else peak
             flat = (Stage(self.duration_s, level),)
-            return replace(self, model=model, stages=flat, start=level)
+            pool = max(MIN_POOL, round(2 * level)) if model == "open" else self.max_in_flight
+            return replace(self, model=model, stages=flat, start=level, max_in_flight=pool)
         factor = peak / self.peak if self.peak else 1.0
 
         def scale(x: float) -> float:
             return round(x * factor) if model == "closed" else x * factor
 
         stages = tuple(replace(s, target=scale(s.target)) for s in self.stages)
-        return replace(self, stages=stages, start=scale(self.start))
+        # The pool of users follows the rate (each logs in first: no larger than needed).
+        pool = max(MIN_POOL, round(self.max_in_flight * factor))
+        return replace(self, stages=stages, start=scale(self.start), max_in_flight=pool)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,7 +233,7 @@ PROFILES: dict[str, Profile] = {
                 "dropped_iterations: count==0",
                 *COMMON,
             ),
-            max_in_flight=48,
+            max_in_flight=16,
         ),
         Profile(
             "spike",
@@ -243,7 +247,7 @@ PROFILES: dict[str, Profile] = {
                 # After the spike the suite must recover: the last window is judged too.
                 "http_req_duration: p(95)<1000 over 10s",
             ),
-            max_in_flight=64,
+            max_in_flight=40,
         ),
         Profile(
             "soak",
@@ -281,7 +285,7 @@ PROFILES: dict[str, Profile] = {
                 f"http_req_duration{{name:{BOOKING}}}: p(95)<1000 over 10s abortOnFail "
                 "delayAbortEval=10s",
             ),
-            max_in_flight=96,
+            max_in_flight=64,
             mix={"book": 1},
             step_slo=(
                 f"http_req_duration{{name:{BOOKING}}}: p(95)<1000",

@@ -12,19 +12,13 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from . import exit_codes
 from .capacity import capacity
 from .metrics import Second, aggregate
 from .profiles import Profile
 from .thresholds import Verdict
 
 PERCENTILES = (50, 90, 95, 99)
-EXIT_MEANINGS = {
-    0: "every threshold held and the audit is clean",
-    1: "the audit found something lost, duplicated or stuck",
-    2: "usage or configuration error",
-    98: "inconclusive: a threshold failed while the load generator was saturated",
-    99: "a threshold failed",
-}
 
 
 def _names(seconds: Iterable[Second], metric: str, tag: str) -> list[str]:
@@ -90,7 +84,7 @@ def summarize(
         "reason": end.get("reason"),
         "aborted_by": end.get("aborted_by"),
         "exit_code": exit_code,
-        "exit_meaning": EXIT_MEANINGS.get(exit_code, ""),
+        "exit_meaning": exit_codes.MEANINGS.get(exit_code, ""),
         "totals": _figures(seconds),
         "endpoints": endpoints(seconds),
         "thresholds": [

@@ -36,6 +36,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from harness.suite_client import SlotAllocator, SuiteClient
 
+from . import exit_codes
 from . import verdicts as verdict_json
 from .behaviours import Catalog, ContendedSlots, Measure, Session, iterate
 from .generator import saturation
@@ -89,6 +90,7 @@ class Generator:
             partition = self.index % workers
             self.slots = SlotAllocator(slot_seed, partition=partition, partitions=workers)
         self.users = 0
+        self.requests = 0  # sent by this process (checks left out)
         self.ready = 0  # users whose session has started (logged in, account open)
         self.in_flight = 0
         self.idle = 0
@@ -99,7 +101,6 @@ class Generator:
         ]
         if profile.model == "open":
             self.greenlets.append(gevent.spawn(self._dispatch))
-        self.requests = 0
 
     # -- users ------------------------------------------------------------------------------
 
@@ -203,7 +204,9 @@ class Generator:
                 rec, tag = self.recorder, self.worker
                 rec.gauge("loop_lag_ms", round(worst, 1), at=at, worker=tag)
                 rec.gauge("generator_cpu", process.cpu_percent(None), at=at, worker=tag)
-                rec.gauge("vus", self.in_flight, at=at, worker=tag)
+                closed = self.profile.model == "closed" and self.env.runner is not None
+                vus = self.env.runner.user_count if closed else self.in_flight
+                rec.gauge("vus", vus, at=at, worker=tag)
                 worst, second = 0.0, now
 
     def close(self) -> None:
@@ -296,9 +299,22 @@ class Conductor:
             deadline = time.monotonic() + FINAL_WAIT_S
             while len(self.finals) < expected and time.monotonic() < deadline:
                 gevent.sleep(0.1)
-            # Locust's own figures arrive with the workers' next report.
-            gevent.sleep(1.5)
+            # Locust's own figures arrive with the workers' next reports.
+            while self._locust_figures()["requests"] < sum(self.requests.values()):
+                if time.monotonic() >= deadline:
+                    break
+                gevent.sleep(0.2)
         self.conclude(reason)
+
+    def _locust_figures(self) -> dict[str, int]:
+        """Requests and failures in Locust's own statistics (checks left out)."""
+        figures = {"requests": 0, "failures": 0}
+        stats = self.env.runner.stats if self.env.runner is not None else None
+        for entry in stats.entries.values() if stats is not None else []:
+            if entry.method != "check":
+                figures["requests"] += entry.num_requests
+                figures["failures"] += entry.num_failures
+        return figures
 
     def conclude(self, reason: str) -> None:
         if self.end is not None:
@@ -308,15 +324,9 @@ class Conductor:
         verdicts = self.judge.finish(seconds, elapsed)
         busy = saturation(seconds)
         passed = all(v.ok for v in verdicts)
-        code = 0 if passed else (98 if busy["saturated"] else 99)
+        code = exit_codes.of_thresholds(passed, busy["saturated"])
         aborted = self.judge.abort.threshold.source if self.judge.abort else None
-        stats = self.env.runner.stats if self.env.runner is not None else None
-        locust = {"requests": 0, "failures": 0}
-        if stats is not None:
-            for entry in stats.entries.values():
-                if entry.method != "check":
-                    locust["requests"] += entry.num_requests
-                    locust["failures"] += entry.num_failures
+        locust = self._locust_figures()
         self.end = {
             "kind": "end",
             "exit_code": code,

@@ -436,3 +436,25 @@ def export(
     if target == "istio":
         return istio(scenario, topology, name=name, namespace=namespace)
     raise ExportError(f"unknown export target {target!r} (targets: {', '.join(TARGETS)})")
+
+
+def render(
+    scenario: ScenarioLike,
+    target: Target,
+    topology: Topology,
+    *,
+    source: str,
+    namespace: str = NAMESPACE,
+) -> str:
+    """The YAML `faultline gameday FILE --export TARGET` prints; `source` is the file's path
+    (its stem names the objects)."""
+    stem = source.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    result = export(scenario, target, topology, name=stem, namespace=namespace)
+    header = f"{scenario.title}\nfaultline gameday {source} --export {target}"
+    env = getattr(scenario, "env", None) or {}
+    if env:  # service settings are the deployment's, not the fault engine's
+        settings = ", ".join(f"{k}={v}" for k, v in env.items())
+        header += f"\nthe suite must run with {settings} (set it on its Deployments)"
+    if target == "istio" and result.documents:
+        header += "\napply each VirtualService at its faultline/at, delete it faultline/for later"
+    return result.to_yaml(header)

@@ -35,6 +35,7 @@ def _follow_rules(case: Any) -> Any:
     case.body = _body_rules(case.body)
     if case.headers is not None:
         rules.key_of_this_run(case.headers)
+    rules.no_null_in_path(case.path_parameters)
     rules.id_of_this_run(case.method, case.operation.path, case.path_parameters)
     return case
 

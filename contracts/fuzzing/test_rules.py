@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 
 from contracts.fuzzing import rules
@@ -103,3 +105,15 @@ def test_client_chosen_ids_of_creates_are_ids_of_this_run():
     not_a_uuid = {"booking_id": "x"}
     rules.id_of_this_run("PUT", "/charges/{booking_id}", not_a_uuid)
     assert not_a_uuid == {"booking_id": "x"}
+
+
+def test_a_path_parameter_read_as_null_names_nothing():
+    # What a link gives when the field it reads is null (a notification with no booking).
+    params = {"booking_id": None, "facility_id": "f3f3a3d2-4c4e-4c59-9b55-0e4d9f1c2a11"}
+    rules.no_null_in_path(params)
+    assert uuid.UUID(params["booking_id"])  # a well-formed id ...
+    assert params["facility_id"] == "f3f3a3d2-4c4e-4c59-9b55-0e4d9f1c2a11"  # others stay
+    again = {"booking_id": None}
+    rules.no_null_in_path(again)
+    assert again["booking_id"] == params["booking_id"]  # ... the same one in every request
+    rules.no_null_in_path(None)

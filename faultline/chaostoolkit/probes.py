@@ -43,6 +43,18 @@ def audit_clean(timeout: float = 30.0, configuration: Configuration = None) -> b
     return report.passed
 
 
+# -- faults in force -------------------------------------------------------------------------
+
+
+def pending_faults(configuration: Configuration = None) -> list[str]:
+    """The faults `inject` applied that no `heal` has undone yet (from the fault journal)."""
+    from chaos.faults import FaultJournal
+    from faultline.chaostoolkit.target import journal_path
+
+    stack = attach(configuration)
+    return [p.what for p in FaultJournal(journal_path(stack, configuration)).pending()]
+
+
 # -- circuit breakers ------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from scenarios.model import Scenario
 
 app = typer.Typer()
+
+
+class ExportTarget(StrEnum):
+    chaos_mesh = "chaos-mesh"
+    istio = "istio"
+
 
 StateFileOption = Annotated[
     Path | None,
@@ -99,6 +106,14 @@ def gameday(
     ] = False,
     state_file: StateFileOption = None,
     topology: TopologyOption = None,
+    export: Annotated[
+        ExportTarget | None,
+        typer.Option(
+            "--export",
+            help="Print the timeline as a cluster's fault engine runs it (Chaos Mesh Workflow, "
+            "or Istio VirtualServices for the HTTP faults) as YAML; run nothing.",
+        ),
+    ] = None,
 ) -> None:
     """Run a game day: load, a timeline of faults, live view, guaranteed rollback, reports."""
     from harness.topology import load_topology
@@ -106,6 +121,12 @@ def gameday(
     from scenarios.runner import GameDay, Options, replay_command
 
     scenario = load(file, topology=load_topology(topology))
+    if export is not None:
+        from scenarios.export import render
+
+        text = render(scenario, export.value, load_topology(topology), source=str(file))
+        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 100_000)
     if dry_run:
         _print_plan(scenario.scaled(time_scale), file, seed)
@@ -222,7 +243,12 @@ def _print_result(journal: dict, report_dir: Path) -> None:
 @app.command()
 def recover(
     force: Annotated[
-        bool, typer.Option("--force", help="Also heal runs whose runner still seems alive.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Also heal runs whose runner still seems alive, and faults Chaos Toolkit "
+            "activities left applied.",
+        ),
     ] = False,
     state_file: StateFileOption = None,
 ) -> None:
@@ -230,10 +256,11 @@ def recover(
     from scenarios.rollback import recover as heal
 
     results = heal(force=force, state_file=state_file)
-    if not results:
+    experiment_faults = _chaostoolkit_faults(state_file)
+    if not results and not experiment_faults:
         out.print("nothing to recover: no game day left a fault applied")
         raise typer.Exit(0)
-    failed = False
+    failed = _recover_chaostoolkit(experiment_faults, state_file, force)
     for result in results:
         if result.skipped:
             out.print(f"{result.scenario}: left alone: {result.skipped}", markup=False)
@@ -244,6 +271,44 @@ def recover(
             failed = True
             err.print(f"faultline: {result.scenario}: {problem}", markup=False)
     raise typer.Exit(96 if failed else 0)
+
+
+def _chaostoolkit_faults(state_file: Path | None) -> list[str]:
+    """Faults Chaos Toolkit activities injected on the recorded stack and did not heal."""
+    from faultline.chaostoolkit.probes import pending_faults
+    from faultline.chaostoolkit.target import STATE_FILE_KEY
+
+    config = {STATE_FILE_KEY: str(state_file)} if state_file else None
+    try:
+        return pending_faults(configuration=config)
+    except UserError:  # no stack running: nothing of an experiment can be in force
+        return []
+
+
+def _recover_chaostoolkit(left: list[str], state_file: Path | None, force: bool) -> bool:
+    """Heal them with `--force` only: an experiment may be between its activities. True when
+    a fault could not be undone."""
+    from faultline.chaostoolkit import actions
+    from faultline.chaostoolkit.target import STATE_FILE_KEY
+
+    if not left:
+        return False
+    if not force:
+        out.print(
+            f"chaos toolkit: {len(left)} fault(s) still applied ({'; '.join(left)}); an "
+            "experiment may be running: `faultline recover --force` heals them",
+            markup=False,
+        )
+        return False
+    config = {STATE_FILE_KEY: str(state_file)} if state_file else None
+    try:
+        healed = actions.heal(config)["healed"]
+    except UserError as exc:
+        err.print(f"faultline: chaos toolkit: {exc}", markup=False)
+        return True
+    for what in healed:
+        out.print(f"chaos toolkit: healed {what}", markup=False)
+    return False
 
 
 @app.command("run")

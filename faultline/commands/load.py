@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from load.api import LoadResult, LoadRun
 
 app = typer.Typer()
+PROGRESS_EVERY_S = 10.0
 
 
 def _rate(text: str) -> float:
@@ -130,6 +131,7 @@ def _follow(run: LoadRun) -> LoadResult:
     from load.metrics import aggregate
 
     total = run.profile.duration_s
+    printed = 0.0
     with err.status("starting the load generator…") as status:
         while run.running():
             time.sleep(1.0)
@@ -139,11 +141,16 @@ def _follow(run: LoadRun) -> LoadResult:
             failed = aggregate(recent, "http_req_failed").figure("rate")
             dropped = aggregate(run.recorder.seconds(), "dropped_iterations").count
             failing = [v.threshold.source for v in run.live if v.failure is not None]
-            status.update(
+            line = (
                 f"{run.profile.name} {min(run.elapsed(), total):.0f}/{total:.0f}s  "
                 f"{reqs:.1f} req/s  p95 {p95 or 0:.0f} ms  failed {100 * (failed or 0):.1f}%  "
                 f"dropped {dropped:.0f}" + (f"  [red]✗ {len(failing)}[/]" if failing else "")
             )
+            status.update(line)
+            # Without a terminal (CI logs) the status line is not drawn: a line every 10 s.
+            if not err.is_terminal and run.elapsed() - printed >= PROGRESS_EVERY_S:
+                printed = run.elapsed()
+                err.print(line)
         status.update("judging and auditing…")
         return run.wait()
 

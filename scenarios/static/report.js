@@ -642,7 +642,10 @@
       var err = sp.status === "error";
       var row = s("g", { class: "span" + (err ? " span-error" : ""), "data-service": sp.service, "data-depth": sp.depth || 0 });
       var label = (err ? "✗ " : "") + sp.service + "  " + sp.name;
-      row.appendChild(s("g", null, s("title", { text: label }), s("text", { class: "span-name", x: 6 + (sp.depth || 0) * 14, y: yy + 14, text: label })));
+      // Cut to the name column (about 6.5 px a character); the full name is the tooltip.
+      var room = Math.floor((nameW - 6 - (sp.depth || 0) * 14) / 6.5);
+      var shown = label.length > room ? label.slice(0, Math.max(room - 1, 1)) + "…" : label;
+      row.appendChild(s("g", null, s("title", { text: label }), s("text", { class: "span-name", x: 6 + (sp.depth || 0) * 14, y: yy + 14, "data-name": label, text: shown })));
       var x0 = xms(sp.start_ms || 0);
       var wBar = Math.max(xms((sp.start_ms || 0) + (sp.duration_ms || 0)) - x0, 2);
       row.appendChild(s("rect", { class: "span-bar", x: x0, y: yy + 3, width: wBar, height: rowH - 6, fill: colourOf(sp.service) },

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from system_under_test.common.fields import PaymentMethod, Timestamp
+from system_under_test.common.fields import Integer, PaymentMethod, Timestamp
 
 from .repository import StoredBooking
 
@@ -24,7 +24,7 @@ class BookingIn(BaseModel):
     ends_at: Timestamp = Field(
         examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
     )
-    amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
+    amount_cents: Integer = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: PaymentMethod
 
     @model_validator(mode="after")

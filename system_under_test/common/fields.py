@@ -51,6 +51,18 @@ def _bounded_time(value: datetime) -> datetime:
     return value
 
 
+def _json_number(value: Any) -> Any:
+    # Lax mode would read `true` as 1 and `"80"` as 80: neither is a JSON Schema integer.
+    # `80.0` is one (a number with no fractional part), so numbers go on to the int rule.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_number)]
+"""An integer as JSON Schema's `type: integer` says: a number with no fractional part (`80`,
+`80.0`); never a boolean or a string."""
+
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=NAME_PATTERN),

@@ -8,12 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from system_under_test.common.fields import Name, Timestamp
+from system_under_test.common.fields import Integer, Name, Timestamp
 
 
 class FacilityIn(BaseModel):
     name: Name
-    capacity: int = Field(gt=0, le=100_000, description="people it seats")
+    capacity: Integer = Field(gt=0, le=100_000, description="people it seats")
 
 
 class FacilityOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from system_under_test.common.fields import Name, PaymentMethod, Timestamp
+from system_under_test.common.fields import Integer, Name, PaymentMethod, Timestamp
 from system_under_test.common.text import EMAIL_PATTERN
 
 MAX_AMOUNT_CENTS = 100_000_000
@@ -45,7 +45,7 @@ class User(BaseModel):
 
 class FacilityIn(BaseModel):
     name: Name = Field(examples=["Chapel of Rest"])
-    capacity: int = Field(ge=1, le=100_000, examples=[80])
+    capacity: Integer = Field(ge=1, le=100_000, examples=[80])
 
 
 class Facility(BaseModel):
@@ -81,7 +81,7 @@ class BookingIn(BaseModel):
     ends_at: Timestamp = Field(
         examples=["2030-05-01T12:00:00+00:00"], description="after `starts_at`; years 1900 to 8999"
     )
-    amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
+    amount_cents: Integer = Field(gt=0, le=MAX_AMOUNT_CENTS, examples=[25000])
     payment_method: PaymentMethod
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from system_under_test.common.fields import PaymentMethod
+from system_under_test.common.fields import Integer, PaymentMethod
 
 from .domain import APPROVED_METHODS, DECLINED_METHODS
 
@@ -20,7 +20,7 @@ any other with 422 `Unknown payment method`)."""
 
 
 class ChargeIn(BaseModel):
-    amount_cents: int = Field(gt=0, le=100_000_000)
+    amount_cents: Integer = Field(gt=0, le=100_000_000)
     payment_method: KnownPaymentMethod
 
 

@@ -174,3 +174,36 @@ def test_a_bad_threshold_fails_before_any_traffic(tmp_path: Path) -> None:
         probes.load_burst("http_req_nonsense: rate<0.1", configuration=config)
     with pytest.raises(ThresholdError, match="judged as a whole"):
         probes.load_burst("http_req_failed: rate<0.1 over 10s", configuration=config)
+
+
+def test_recover_names_an_experiments_faults_and_heals_them_with_force(
+    faultline_stack: Any, tmp_path: Path
+) -> None:
+    state_file = str(_state_file(faultline_stack))
+    injected = actions.inject(
+        {"kind": "http", "edge": "gateway->payments", "status": 503},
+        {STATE_FILE_KEY: state_file},
+    )
+
+    def recover(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "faultline", "recover", "--state-file", state_file, *flags],
+            env={**os.environ, "FAULTLINE_HOME": str(tmp_path)},  # no game day journals here
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    try:
+        told = recover()
+        assert told.returncode == 0, told.stdout + told.stderr
+        assert "1 fault(s) still applied" in told.stdout and "--force" in told.stdout
+        with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
+            assert client.proxies()["gateway->payments"]["toxics"], "left alone without --force"
+        forced = recover("--force")
+        assert forced.returncode == 0, forced.stdout + forced.stderr
+        assert f"chaos toolkit: healed {injected['applied'][0]}" in forced.stdout
+    finally:
+        actions.heal({STATE_FILE_KEY: state_file})
+    _assert_no_fault_left(faultline_stack)
+    assert "nothing to recover" in recover().stdout

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from load.metrics import aggregate
+from load.profiles import Profile, Stage
 
 pytestmark = pytest.mark.load
 
@@ -74,7 +75,7 @@ def test_a_threshold_that_cannot_hold_exits_99_and_abort_on_fail_stops_the_run_e
 
 
 def test_two_worker_processes_give_merged_figures_that_add_up(load_profile: Any) -> None:
-    result = load_profile("smoke", duration="8s", processes=2, seed=SEED)
+    result = load_profile("smoke", duration="6s", processes=2, seed=SEED)
     assert result.exit_code == 0, result.summary
     merged = int(aggregate(result.seconds, "http_reqs").count)
     per_worker = result.summary["workers_requests"]
@@ -84,6 +85,40 @@ def test_two_worker_processes_give_merged_figures_that_add_up(load_profile: Any)
     assert all(n > 0 for n in per_worker.values())
     assert merged == sum(per_worker.values()) == result.summary["locust"]["requests"]
     assert set(result.summary["generator"]["workers"]) == {"0", "1"}
+
+
+def test_the_open_model_starts_iterations_on_schedule_and_counts_those_it_could_not(
+    load_profile: Any,
+) -> None:
+    # One user cannot run 200 bookings a second (5 ms for a saga through the gateway, its
+    # proxies and three services): the schedule goes on regardless, and each
+    # iteration that found the user busy is dropped and counted.
+    rate, seconds = 200.0, 4.0
+    squeezed = Profile(
+        "one-user-pool",
+        "an arrival rate no single user can keep up with",
+        "open",
+        (Stage(seconds, rate),),
+        ("dropped_iterations: count==0",),
+        start=rate,
+        max_in_flight=1,
+        mix={"book": 1},
+    )
+    result = load_profile(squeezed, seed=SEED)
+    assert result.exit_code == 99
+    started = aggregate(result.seconds, "iterations").count
+    dropped = aggregate(result.seconds, "dropped_iterations").count
+    assert started > 0 and dropped > 0
+    # Each is filed under the second it was due in: every whole second of the schedule holds
+    # the rate, started or dropped, however slow the bookings were.
+    scheduled = [
+        aggregate([s], "iterations").count + aggregate([s], "dropped_iterations").count
+        for s in result.seconds
+    ]
+    inner = [n for n in scheduled if n][1:-1]
+    assert inner, scheduled
+    assert all(0.9 * rate <= n <= 1.1 * rate for n in inner), scheduled
+    assert result.summary["audit"]["passed"] is True
 
 
 def test_a_bad_threshold_is_one_line_and_exit_2() -> None:

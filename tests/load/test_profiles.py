@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UserError
-from load import report
+from load import exit_codes, report
 from load import verdicts as verdict_json
 from load.capacity import capacity
 from load.generator import saturation
@@ -222,3 +222,13 @@ def test_history_has_true_percentiles_of_each_second_and_junit_a_case_per_thresh
     suite = report.junit(summary).getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
+
+
+def test_exit_codes_a_saturated_generator_makes_a_failure_inconclusive_and_a_loss_wins() -> None:
+    assert exit_codes.of_thresholds(passed=True, saturated=True) == 0
+    assert exit_codes.of_thresholds(passed=False, saturated=False) == 99
+    assert exit_codes.of_thresholds(passed=False, saturated=True) == 98
+    assert exit_codes.with_audit(99, audit_passed=False) == 1
+    assert exit_codes.with_audit(0, audit_passed=False) == 1
+    assert exit_codes.with_audit(99, audit_passed=None) == 99
+    assert exit_codes.with_audit(2, audit_passed=False) == 2

@@ -5,6 +5,8 @@ keeps the timeline's `at` and `for`."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -17,7 +19,8 @@ from jsonschema import Draft202012Validator
 from chaos.faults.spec import FaultSpec, parse
 from harness.kubernetes import NAMESPACE
 from harness.topology import load_topology
-from scenarios.export import ExportError, chaos_mesh, export, go_duration, istio
+from scenarios.export import ExportError, chaos_mesh, export, go_duration, istio, render
+from scenarios.loader import load
 
 pytestmark = pytest.mark.unit
 
@@ -399,3 +402,70 @@ def test_the_schemas_refuse_what_the_engines_would():
     }
     for what, document in broken.items():
         assert problems("istio", document), what
+
+
+def test_rendered_yaml_reads_back_as_the_documents_with_a_commented_header():
+    text = render(WITH_SHARE, "istio", load_topology(), source="scenarios/every-kind.yaml")
+    assert text.startswith(
+        "# Every kind of fault\n# faultline gameday scenarios/every-kind.yaml --export istio\n"
+    )
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    assert documents == istio(WITH_SHARE, load_topology(), name="every-kind").documents
+    assert all(d["metadata"]["name"].startswith("every-kind-") for d in documents)
+    (workflow,) = yaml.safe_load_all(
+        render(EVERY_KIND, "chaos-mesh", load_topology(), source="every-kind.yaml")
+    )
+    assert workflow["metadata"]["name"] == "every-kind"
+    with pytest.raises(ExportError, match="unknown export target 'litmus'"):
+        render(EVERY_KIND, "litmus", load_topology(), source="x.yaml")  # type: ignore[arg-type]
+
+
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_scenario_exports_and_validates(path: Path):
+    topology = load_topology()
+    scenario = load(path, topology=topology)
+    (workflow,) = yaml.safe_load_all(render(scenario, "chaos-mesh", topology, source=str(path)))
+    assert problems("chaos-mesh", workflow) == []
+    assert workflow["metadata"]["name"] == path.stem
+    templates = chaos_templates(workflow)
+    for item in scenario.timeline:
+        steps = [templates[n] for n in templates[f"{item.name}-timeline"]["children"]]
+        waits = [s["deadline"] for s in steps if s["templateType"] == "Suspend"]
+        assert waits == ([go_duration(item.at)] if item.at else [])
+        assert steps[-1]["deadline"] == go_duration(item.for_)
+    text = render(scenario, "istio", topology, source=str(path))
+    services = [d for d in yaml.safe_load_all(text) if d]
+    for document in services:
+        assert problems("istio", document) == []
+    # Each entry is either a VirtualService or named as not exported, never lost silently.
+    for item in scenario.timeline:
+        exported = any(
+            d["metadata"]["annotations"]["faultline/fault"] == item.fault.describe()
+            for d in services
+        )
+        assert exported != (f"# not exported: {item.name} " in text), item.name
+    if scenario.env:
+        assert "# the suite must run with " in text
+
+
+def test_the_cli_prints_the_export_and_refuses_an_unknown_engine(tmp_path: Path):
+    def faultline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "faultline", "gameday", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+
+    done = faultline("scenarios/gateway-bookings-cut.yaml", "--export", "istio")
+    assert done.returncode == 0, done.stderr
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert [d["kind"] for d in documents] == ["VirtualService"]
+    assert documents[0]["spec"]["hosts"] == ["gateway-to-bookings"]
+    refused = faultline("scenarios/gateway-bookings-cut.yaml", "--export", "litmus")
+    assert refused.returncode == 2 and "litmus" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr

@@ -149,6 +149,12 @@ async def test_reserving_an_unknown_facility_is_404(client):
     assert response.json()["status"] == 404
 
 
+async def test_an_integral_number_is_an_integer(client):
+    # `80.0` is an integer to JSON Schema (no fractional part), so it is served as 80.
+    facility_id = await new_facility(client, capacity=80.0)
+    assert (await client.get(f"/facilities/{facility_id}")).json()["capacity"] == 80
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
@@ -158,6 +164,10 @@ async def test_reserving_an_unknown_facility_is_404(client):
         ("POST", f"/reservations/{uuid.uuid4()}/confirm", None, 404),
         ("POST", "/facilities", {"name": "Hall", "capacity": 0}, 422),
         ("POST", "/facilities", {"name": "Hall", "capacity": -3}, 422),
+        # JSON Schema integers only: lax parsing would read `true` as 1 and "80" as 80.
+        ("POST", "/facilities", {"name": "Hall", "capacity": True}, 422),
+        ("POST", "/facilities", {"name": "Hall", "capacity": "80"}, 422),
+        ("POST", "/facilities", {"name": "Hall", "capacity": 80.5}, 422),
         ("POST", "/facilities", {"name": "bad\u0000name", "capacity": 3}, 422),
         ("POST", "/facilities", {"name": "   ", "capacity": 3}, 422),
         (

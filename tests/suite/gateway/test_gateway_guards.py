@@ -224,3 +224,13 @@ async def test_names_with_control_characters_are_422(gateway, name):
         "/api/facilities", json={"name": name, "capacity": 1}, headers=auth_header()
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("capacity", [True, "1", 1.5])
+async def test_integers_are_json_integers(gateway, capacity):
+    # The schema says `type: integer`: no boolean or numeric string is read as one.
+    response = await gateway.post(
+        "/api/facilities", json={"name": "Hall", "capacity": capacity}, headers=auth_header()
+    )
+    assert response.status_code == 422
+    assert "capacity" in response.json()["detail"]
