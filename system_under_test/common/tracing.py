@@ -196,7 +196,7 @@ def instrument_engine(engine: AsyncEngine, settings: ServiceSettings) -> None:
     instruments only the first engine of a process and adds a span per connection checkout.
     """
     provider = setup(settings)
-    if provider is None:
+    if provider is None or not settings.trace_database:
         return
     from opentelemetry.instrumentation.sqlalchemy import __version__
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer

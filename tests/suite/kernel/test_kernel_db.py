@@ -19,7 +19,7 @@ async def test_start_creates_missing_database_and_migrates_idempotently(make_dat
         version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
     await db.stop()
     assert {"widgets", "outbox", "inbox", "alembic_version"} <= tables
-    assert version == "0001"
+    assert version == "0002"
 
     # A restart against the migrated database must neither fail nor lose data.
     db = Database(url, metadata, MIGRATIONS)
