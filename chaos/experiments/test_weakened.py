@@ -16,8 +16,16 @@ from system_under_test.common.settings import ServiceSettings
 pytestmark = pytest.mark.chaos
 
 SETTINGS = ServiceSettings.model_fields
-# The resilience switches: every boolean setting the services share.
-SWITCHES = [name for name, field in SETTINGS.items() if field.annotation is bool]
+# The resilience switches: every boolean setting the services share, except those marked as
+# observability (tracing), which no mechanism depends on.
+SWITCHES = [
+    name
+    for name, field in SETTINGS.items()
+    if field.annotation is bool
+    and not (
+        isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("observability")
+    )
+]
 WEAKENED = weakened()
 
 

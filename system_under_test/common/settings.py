@@ -55,9 +55,10 @@ class ServiceSettings(BaseSettings):
 
     # OpenTelemetry (common/tracing.py): spans as JSON lines under `traces_dir` when set, over
     # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is; the share of traces kept, decided per trace id.
-    tracing: bool = True
+    # Observability, not resilience: no experiment turns these off to show a mechanism matters.
+    tracing: bool = Field(default=True, json_schema_extra={"observability": True})
     # A span per database statement: the most numerous spans of a trace.
-    trace_database: bool = True
+    trace_database: bool = Field(default=True, json_schema_extra={"observability": True})
     traces_dir: str = ""
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
