@@ -126,9 +126,11 @@ def fuzz(
     seed: Annotated[int | None, typer.Option(help="Seed (default: schemathesis.toml's).")] = None,
     report_dir: ReportDirOption = Path("reports"),
 ) -> None:
-    """`st run <openapi url>` against every service of the stack (the one `faultline up`
-    started, or a new one for the run), from the repository root so that it reads
-    `schemathesis.toml`: the verdict a user gets from a plain `st run`."""
+    """`st run <openapi url>` against every service: the verdict a plain `st run` gives.
+
+    Against the stack `faultline up` started, or a new one for the run, from the repository
+    root so that `st` reads `schemathesis.toml`.
+    """
     extras.require(EXTRA, "faultline fuzz")
     from contracts.fuzzing.command import junit_options, run_st
     from harness.stack import Stack

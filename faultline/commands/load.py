@@ -74,8 +74,11 @@ def load(
     no_audit: Annotated[bool, typer.Option("--no-audit", help="Skip the audit.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="Show the profiles and exit.")] = False,
 ) -> None:
-    """Run a load profile; exit 0 (held), 99 (a threshold failed), 98 (generator saturated),
-    1 (the audit found a loss), 2 (usage error)."""
+    """Run a load profile; its thresholds and the audit decide the exit code.
+
+    Exit 0 (held), 99 (a threshold failed), 98 (generator saturated), 1 (the audit found a
+    loss), 2 (usage error).
+    """
     extras.require("load", "faultline load")
     from load.api import Overrides, list_profiles, start
     from load.profiles import duration_arg
