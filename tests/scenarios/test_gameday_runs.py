@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos.faults import FaultJournal
+from harness.polling import until
 from harness.toxiproxy import ToxiproxyClient
 from scenarios.loader import load
 from scenarios.runner import EXIT_FAILED, EXIT_INTERRUPTED, GameDay, Options
@@ -170,16 +170,21 @@ def start_runner(tmp_path: Path, stack: Any) -> tuple[subprocess.Popen[str], Pat
     return proc, home
 
 
-def wait_both_applied(home: Path, proc: subprocess.Popen[str]) -> FaultJournal:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+def wait_both_applied(home: Path, proc: subprocess.Popen[str], stack: Any) -> FaultJournal:
+    """Until both faults are journaled *and* in force on the proxy server (the journal line is
+    written before its fault is applied, so the journal alone is not the event)."""
+
+    def applied() -> bool:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         journals = list((home / "gameday").glob("*.faults.jsonl"))
-        if journals and len(FaultJournal(journals[0]).pending()) == 2:
-            time.sleep(0.5)  # the journal line comes first; let the fault itself land
-            return FaultJournal(journals[0])
-        time.sleep(0.2)
-    raise AssertionError("the runner never applied both faults")
+        return (
+            bool(journals)
+            and len(FaultJournal(journals[0]).pending()) == 2
+            and (len(proxies_clean(stack)) == 2)
+        )
+
+    assert until(applied, within=120, interval=0.2), "the runner never applied both faults"
+    return FaultJournal(next((home / "gameday").glob("*.faults.jsonl")))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -187,7 +192,7 @@ def test_a_signal_mid_run_heals_and_steady_state_returns(
     sig: int, faultline_stack: Any, tmp_path: Path
 ) -> None:
     proc, home = start_runner(tmp_path, faultline_stack)
-    journal = wait_both_applied(home, proc)
+    journal = wait_both_applied(home, proc, faultline_stack)
     assert proxies_clean(faultline_stack), "the faults are in force before the signal"
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=180)
@@ -203,7 +208,7 @@ def test_a_signal_mid_run_heals_and_steady_state_returns(
 
 def test_recover_heals_after_the_runner_is_sigkilled(faultline_stack: Any, tmp_path: Path) -> None:
     proc, home = start_runner(tmp_path, faultline_stack)
-    wait_both_applied(home, proc)
+    wait_both_applied(home, proc, faultline_stack)
     proc.kill()
     proc.wait(timeout=30)
     left = proxies_clean(faultline_stack)
@@ -289,7 +294,7 @@ def test_a_rollback_that_fails_is_exit_96_and_says_what(
     """The proxy a fault took down is deleted behind the runner's back: re-enabling it fails,
     and the run must say so (exit 96), not report a clean rollback."""
     proc, home = start_runner(tmp_path, faultline_stack)
-    wait_both_applied(home, proc)
+    wait_both_applied(home, proc, faultline_stack)
     edge = "gateway->notifications"
     with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
         saved = client.proxies()[edge]
