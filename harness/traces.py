@@ -119,6 +119,18 @@ def booking_trace(spans: Sequence[Span], booking_id: str) -> list[Span]:
     return []
 
 
+def unanswered(spans: Sequence[Span]) -> list[Span]:
+    """The HTTP calls among `spans` that got an answer but whose server span is not among them:
+    each service writes its spans in batches of its own, so a trace read a moment after the
+    request may lack the callee's half."""
+    served = {s.parent_id for s in spans if s.kind == "SERVER"}
+    return [
+        s
+        for s in spans
+        if s.kind == "CLIENT" and s.http_status is not None and s.span_id not in served
+    ]
+
+
 def children(spans: Iterable[Span]) -> Mapping[str | None, list[Span]]:
     """Each span's children by start time, under its parent's id; spans whose parent is not
     among `spans` (a root, or a parent never written) under None."""

@@ -13,7 +13,7 @@ import pytest
 
 from harness import polling
 from harness.suite_client import SuiteClient
-from harness.traces import Span, booking_trace, load_spans, waterfall
+from harness.traces import Span, booking_trace, load_spans, unanswered, waterfall
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +53,14 @@ def traced_booking(faultline_stack: Any) -> tuple[str, str, list[Span]]:
 
     def written() -> bool:
         # Each service writes its spans in its own batches: wait for the notification's span
-        # and for the tree to close, every span's parent written but the gateway's.
+        # and for the tree to close at both ends, every span's parent written but the
+        # gateway's, and every answered call's server span written.
         found[:] = booking_trace(load_spans(run_dir), booking_id)
         ids = {s.span_id for s in found}
         roots = [s for s in found if s.parent_id not in ids]
         notified = any(s.service == "notifications" and s.kind == "CONSUMER" for s in found)
-        return notified and len(roots) == 1 and roots[0].service == "gateway"
+        closed = len(roots) == 1 and roots[0].service == "gateway" and not unanswered(found)
+        return notified and closed
 
     assert polling.until(written, within=SPANS_WITHIN_S, interval=0.25), found
     return booking_id, correlation_id, found

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from harness.traces import Span, booking_trace, load_spans, pick_traces, waterfall
+from harness.traces import Span, booking_trace, load_spans, pick_traces, unanswered, waterfall
 from system_under_test.common import tracing
 from system_under_test.common.settings import ServiceSettings
 
@@ -60,6 +60,7 @@ def _booking(
                     tracing.note(f"PUT {CHARGE}: breaker open", downstream="payments")
                 with b.start_as_current_span("PUT", kind=SpanKind.CLIENT) as call:
                     call.set_attribute("http.url", f"http://127.0.0.1:1{CHARGE}?x=1")
+                    call.set_attribute("http.status_code", 500 if fail_charge else 201)
                     headers = {}
                     propagate.inject(headers)
                     with p.start_as_current_span(
@@ -104,6 +105,13 @@ def test_the_waterfall_is_depth_first_and_relative_to_the_first_span(run_dir: Pa
     for parent, child in itertools.pairwise(rows):
         assert child.start_ms >= parent.start_ms
         assert child.start_ms + child.duration_ms <= parent.start_ms + parent.duration_ms + 1e-3
+
+
+def test_a_call_whose_server_span_is_not_written_yet_is_unanswered(run_dir: Path):
+    _booking(run_dir, "b-1")
+    assert unanswered(load_spans(run_dir)) == []
+    (run_dir / "traces" / "payments.jsonl").unlink()
+    assert [s.label for s in unanswered(load_spans(run_dir))] == ["PUT /charges/{id}"]
 
 
 def test_a_cut_line_is_skipped(run_dir: Path):
