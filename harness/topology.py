@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from harness.errors import UserError
+from harness.yaml_lines import Loc, dotted, line_of
 
 TOPOLOGY_ENV = "FAULTLINE_TOPOLOGY"
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parent.parent / "system_under_test" / "topology.yaml"
@@ -313,26 +314,8 @@ def _message(error: ErrorDetails) -> str:
     return message
 
 
-def _describe(path: Path, node: yaml.Node | None, loc: tuple[str | int, ...], what: str) -> str:
+def _describe(path: Path, node: yaml.Node | None, loc: Loc, what: str) -> str:
     """`topology file <path>: <field path>: <what> (line N)`."""
-    field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    line = _line(node, loc)
+    line = line_of(node, loc)
     where = f" (line {line})" if line else ""
-    return f"topology file {path}: {field_path or 'the document'}: {what}{where}"
-
-
-def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
-    """The line of the deepest YAML node `loc` reaches (the parent of a missing field)."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = [(k, v) for k, v in node.value if k.value == part]
-            if not found:
-                break
-            node = found[0][1] if not isinstance(found[0][1], yaml.ScalarNode) else found[0][0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-        else:
-            break
-    return node.start_mark.line + 1 if node is not None else None
+    return f"topology file {path}: {dotted(loc) or 'the document'}: {what}{where}"

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.errors import UserError
+from harness.yaml_lines import Loc, dotted, line_of
 from scenarios.model import (
     EXPECTATION_KEYS,
     PROBE_KEYS,
@@ -22,7 +23,8 @@ from scenarios.model import (
     Scenario,
 )
 
-Loc = tuple[str | int, ...]
+# The model's field names that differ from the file's keys.
+_ALIASES = {"for_": "for"}
 _TAGS = {
     *PROBE_KEYS,
     *EXPECTATION_KEYS,
@@ -37,40 +39,11 @@ class ScenarioError(UserError):
 
 
 def _line_of(node: yaml.Node | None, loc: Loc) -> int:
-    """The 1-based line of the deepest node along `loc` that the file has."""
-    if node is None:
-        return 1
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part or (part == "for_" and key.value == "for"):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            return line
-        node = child
-    return line
+    return line_of(node, loc, _ALIASES) or 1
 
 
 def _where(loc: Loc) -> str:
-    """`timeline[0].fault.edges`: the path as a person reads it."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + ("for" if part == "for_" else part)
-    return text
+    return dotted(loc, _ALIASES)
 
 
 def _clean_loc(loc: Loc) -> Loc:
