@@ -107,6 +107,18 @@ class Faults:
         atexit.unregister(self.heal)
         return problems
 
+    def release(self) -> list[str]:
+        """Leave the active faults in force and hand them to the journal, which alone records
+        them from now on (`faultline recover` or another process heals them); returns them.
+        Nothing is healed at this object's exit, nor at the process's."""
+        if self.journal is None and self._undo:
+            raise FaultError("faults with no journal cannot be released: nothing would undo them")
+        released = self.active
+        self._undo.clear()
+        self.client.close()
+        atexit.unregister(self.heal)
+        return released
+
     def __enter__(self) -> Faults:
         return self
 

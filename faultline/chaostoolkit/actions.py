@@ -17,7 +17,6 @@ and `heal` (a later activity, a rollback, another process) runs every pending on
 
 from __future__ import annotations
 
-import atexit
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -56,10 +55,8 @@ def inject(fault: Mapping[str, Any], configuration: Configuration = None) -> dic
     except BaseException:
         faults.close()  # a fault half-applied (one edge of several) is undone at once
         raise
-    # The fault outlives this call on purpose: the journal, not this object, is its record,
-    # so the injector must not heal it when this process exits.
-    atexit.unregister(faults.heal)
-    faults.client.close()
+    # The fault outlives this call on purpose: the journal, not this object, is its record.
+    faults.release()
     log.info("faultline: %s", spec.describe())
     pending = journal.pending()
     return {

@@ -156,3 +156,23 @@ def test_a_torn_last_line_is_a_fault_never_applied(tmp_path: Path) -> None:
         f.write('{"event": "fault", "id": "z", "wh')  # the writer died mid-line
     assert [p.what for p in journal.pending()] == ["y down"]
     assert os.stat(path).st_size > 0
+
+
+def test_released_faults_outlive_their_injector_and_the_journal_heals_them(
+    stack: Any, tmp_path: Path
+) -> None:
+    journal = FaultJournal(tmp_path / "faults.journal")
+    with Faults(stack, seed=4, journal=journal) as faults:
+        apply(parse({"kind": "down", "edges": ["gateway->bookings"]}), faults)
+        assert faults.release() == ["gateway->bookings down"]
+    assert not _enabled(stack, "gateway->bookings")  # leaving the block healed nothing
+    assert journal.recover(stack, stack.client) == (["gateway->bookings down"], [])
+    assert _enabled(stack, "gateway->bookings")
+
+
+def test_faults_with_no_journal_are_not_released(stack: Any) -> None:
+    with Faults(stack, seed=5) as faults:
+        apply(parse({"kind": "down", "edges": ["gateway->users"]}), faults)
+        with pytest.raises(FaultError, match="no journal"):
+            faults.release()
+    assert _enabled(stack, "gateway->users")
