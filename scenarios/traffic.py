@@ -14,7 +14,6 @@ load layer tags them (`POST /api/bookings`, `GET /api/bookings/{id}`, `GET /api/
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.util
 import threading
 import time
@@ -53,11 +52,11 @@ def start(
     """Start the load; it runs `duration_s` unless stopped. `builtin` chooses the built-in
     workload even where the load layer could run the profile."""
     if not builtin and importlib.util.find_spec("locust") is not None:
-        api = importlib.import_module("load.api")
+        from load import api  # needs Locust, which only the `load` extra installs
         overrides = api.Overrides(
             users=users, rate=rate, duration_s=duration_s, thresholds=list(thresholds)
         )
-        return api.start(  # type: ignore[no-any-return]
+        return api.start(
             profile,
             host=host,
             overrides=overrides,
