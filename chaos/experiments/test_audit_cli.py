@@ -10,14 +10,15 @@ from typer.testing import CliRunner
 
 from chaos.experiments import compensation
 from chaos.experiments.catalog import Weakening
-from faultline.commands.chaos import audit
+from faultline.commands.chaos import audit, trace
+from harness.errors import UserError
 
 pytestmark = pytest.mark.chaos
 
 
-def _run(stack: Any, *args: str) -> Any:
+def _run(stack: Any, *args: str, command: Any = audit) -> Any:
     app = typer.Typer()
-    app.command()(audit)
+    app.command()(command)
     return CliRunner().invoke(app, ["--state-file", str(stack.state_file), *args])
 
 
@@ -44,3 +45,10 @@ def test_audit_exits_1_and_names_each_violation(weakened_stack: Any, chaos_seed:
             outcome.output
         )
     assert "Traceback" not in outcome.output
+    # Why, not only what: the trace of a booking at fault, across the services it called.
+    assert f"trace of booking {leaked[0]}" in outcome.output
+    one = _run(weakened_stack, leaked[0], command=trace)
+    assert one.exit_code == 0, one.output
+    assert {"gateway", "bookings", "facilities", "payments"} <= set(one.output.split())
+    unknown = _run(weakened_stack, "no-such-booking", command=trace)
+    assert isinstance(unknown.exception, UserError), unknown.output

@@ -1,20 +1,58 @@
-"""The chaos commands: `audit` (nothing lost, duplicated or stuck?) and `matrix` (every edge by
-every fault kind)."""
+"""The chaos commands: `audit` (nothing lost, duplicated or stuck?), `trace` (a booking's span
+tree) and `matrix` (every edge by every fault kind)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from faultline.console import out
 from harness.errors import UserError
+from harness.traces import Span, booking_trace, load_spans, waterfall
+
+if TYPE_CHECKING:
+    from harness.stack import Stack
 
 app = typer.Typer()
 VERDICT_STYLE = {"tolerated": "green", "degraded": "yellow", "violation": "bold red"}
+# The audit shows the span trees of this many bookings it found at fault.
+TRACED_FINDINGS = 3
+
+
+def _attach(state_file: Path | None) -> Stack:
+    from harness.stack import Stack
+
+    stack = Stack.attach(state_file)
+    if stack is None:
+        raise UserError("no stack is recorded here: start one with `faultline up --detach`")
+    return stack
+
+
+def _print_trace(booking_id: str, spans: list[Span]) -> bool:
+    """The booking's trace as an indented table; False when no span names the booking."""
+    trace = booking_trace(spans, booking_id)
+    if not trace:
+        return False
+    table = Table(
+        title=f"trace of booking {booking_id} ({trace[0].trace_id})", title_justify="left"
+    )
+    for column in ("span", "service", "start ms", "ms"):
+        table.add_column(column, justify="left" if column in ("span", "service") else "right")
+    for row in waterfall(trace):
+        table.add_row(
+            "  " * row.depth + row.name,
+            row.service,
+            f"{row.start_ms:.1f}",
+            f"{row.duration_ms:.1f}",
+            style="red" if row.status == "error" else None,
+        )
+    out.print(table)
+    return True
 
 
 @app.command()
@@ -29,11 +67,8 @@ def audit(
 ) -> None:
     """Check that nothing was lost, duplicated or left stuck; exit 1 on any violation."""
     from harness.audit import audit_stack
-    from harness.stack import Stack
 
-    stack = Stack.attach(state_file)
-    if stack is None:
-        raise UserError("no stack is recorded here: start one with `faultline up --detach`")
+    stack = _attach(state_file)
     report = audit_stack(stack, timeout=timeout)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
@@ -60,8 +95,30 @@ def audit(
                 f"({letter.type or 'unknown type'}, {letter.reason or 'no reason'})",
                 markup=False,
             )
+        # Why, not only what: the span trees of the first bookings at fault.
+        spans = load_spans(stack.state.run_dir) if report.violations else []
+        subjects = dict.fromkeys(f.subject for f in report.violations)
+        shown = 0
+        for subject in subjects:
+            if shown == TRACED_FINDINGS:
+                out.print(f"(more span trees: `faultline trace ID` for any of the {len(subjects)})")
+                break
+            shown += _print_trace(subject, spans)
         out.print(report.summary(), style="green" if report.passed else "bold red")
     raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command()
+def trace(
+    booking_id: str = typer.Argument(..., help="the booking's id"),
+    state_file: Path | None = typer.Option(
+        None, "--state-file", help="stack state file (default: the one `faultline up` wrote)"
+    ),
+) -> None:
+    """Show a booking's span tree across the services, from the run's traces."""
+    stack = _attach(state_file)
+    if not _print_trace(booking_id, load_spans(stack.state.run_dir)):
+        raise UserError(f"no span of run {stack.run_id} names booking {booking_id}")
 
 
 @app.command()
