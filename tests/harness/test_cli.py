@@ -131,6 +131,14 @@ def test_compose_check_and_generate(tmp_path):
     )
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_busy_service_port_is_one_line_and_exit_2(tmp_path):
     import socket
 
@@ -141,7 +149,10 @@ def test_busy_service_port_is_one_line_and_exit_2(tmp_path):
         held.listen()
         port = held.getsockname()[1]
         raw = yaml.safe_load((ROOT / "system_under_test" / "topology.yaml").read_text())
-        raw["services"]["gateway"]["port"] = port
+        # The other services on ports free now, not their defaults, which a suite started
+        # elsewhere on this machine may hold.
+        for name, service in raw["services"].items():
+            service["port"] = port if name == "gateway" else _free_port()
         path = tmp_path / "busy.yaml"
         path.write_text(yaml.safe_dump(raw))
         result = faultline("up", "--detach", "--topology", str(path), cwd=tmp_path)
