@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from system_under_test.common.app import Problems, service_layer
+from system_under_test.common.booking_request import BookingIn
 from system_under_test.common.fields import IdempotencyKey
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import VALIDATION_FAILED, problem_responses
 
 from .domain import Booking, BookingStatus, CannotCancel, InvalidBooking
-from .schemas import BookingIn, BookingOut, BookingStatusName
+from .schemas import BookingOut, BookingStatusName
 from .service import BookingNotFound, BookingService, IdempotencyKeyReused
 
 router = APIRouter(tags=["bookings"])

@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
+from system_under_test.common.booking_request import BookingIn
 from system_under_test.common.fields import DAY_PATTERN, IdempotencyKey
 from system_under_test.common.links import link, links
 from system_under_test.common.problems import VALIDATION_FAILED, ProblemError, problem_responses
@@ -25,7 +26,6 @@ from .schemas import (
     Availability,
     Booking,
     BookingDetails,
-    BookingIn,
     Facility,
     FacilityIn,
     FacilityList,

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from system_under_test.common.booking_request import BookingIn
 from system_under_test.gateway import tokens
 from system_under_test.gateway.cache import LastGoodCache
 from system_under_test.gateway.ratelimit import RateLimiter
-from system_under_test.gateway.schemas import BookingIn
 
 pytestmark = pytest.mark.unit
 SECRET = "a-signing-key-of-at-least-32-bytes"
