@@ -189,12 +189,25 @@ class StackFactory:
             self.stacks[key] = stack.start()
         return self.stacks[key]
 
+    def release(self, stack: Any, keep_logs: bool = False) -> None:
+        """Stop a stack that no later test needs. Every stack holds PostgreSQL connections
+        (five services, a pool each), and a session that keeps all of them to its end can run
+        out of the server's 100."""
+        for key, known in list(self.stacks.items()):
+            if known is stack:
+                del self.stacks[key]
+        self._stop(stack, keep_logs)
+
+    @staticmethod
+    def _stop(stack: Any, keep_logs: bool) -> None:
+        run_dir = Path(stack.state.run_dir) if stack.state else None
+        stack.stop()
+        if run_dir and not keep_logs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
     def close(self, keep_logs: bool) -> None:
         for stack in self.stacks.values():
-            run_dir = Path(stack.state.run_dir) if stack.state else None
-            stack.stop()
-            if run_dir and not keep_logs:
-                shutil.rmtree(run_dir, ignore_errors=True)
+            self._stop(stack, keep_logs)
         self.stacks.clear()
         shutil.rmtree(_session_home(self.config), ignore_errors=True)
 

@@ -53,6 +53,7 @@ def start(
     workload even where the load layer could run the profile."""
     if not builtin and importlib.util.find_spec("locust") is not None:
         from load import api  # needs Locust, which only the `load` extra installs
+
         overrides = api.Overrides(
             users=users, rate=rate, duration_s=duration_s, thresholds=list(thresholds)
         )

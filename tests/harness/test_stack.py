@@ -122,7 +122,15 @@ def test_service_env_overrides_reach_the_process(faultline_stack_factory):
         "seed": 7,
     }
     stack = faultline_stack_factory(**settings)
-    assert stack is faultline_stack_factory(**settings)  # one stack per setting per session
+    try:
+        assert stack is faultline_stack_factory(**settings)  # one stack per setting per session
+        _check_service_env(stack)
+    finally:
+        faultline_stack_factory.release(stack)
+    assert not stack.running()  # released: its connections are given back now
+
+
+def _check_service_env(stack: Stack) -> None:
     assert "--seed 7" in processes.cmdline(stack.state.toxiproxy_pid)
 
     def environ(service: str) -> dict[str, str]:

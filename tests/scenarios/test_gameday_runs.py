@@ -93,6 +93,13 @@ def test_breakers_off_fails_naming_the_breaker(
     faultline_stack_factory: Any, tmp_path: Path
 ) -> None:
     stack = faultline_stack_factory(env={"SVC_BREAKERS": "false"})
+    try:
+        _breakers_off_fails(stack, tmp_path)
+    finally:
+        faultline_stack_factory.release(stack)
+
+
+def _breakers_off_fails(stack: Any, tmp_path: Path) -> None:
     scenario = load(SCENARIOS / "breakers-off.yaml", topology=stack.topology)
     result = subprocess.run(
         [
