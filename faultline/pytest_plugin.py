@@ -6,6 +6,8 @@ Fixtures:
 - `faultline_stack_factory(env=..., service_env=..., seed=...)`: a further stack with other
   settings, e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`), or
   `service_env={"bookings": {...}}` for one service; one per distinct setting per session.
+  `faultline_stack_factory.release(stack)` stops one that no later test needs: each stack
+  holds PostgreSQL connections, and the server has 100.
 - `gateway_client`: an `httpx.Client` on the gateway with a bearer token for demo/demo.
 - `toxiproxy`: toxiproxy-python's `Toxiproxy()` pointed at the stack's proxy server (a real
   Toxiproxy or the embedded one); every toxic is removed (and every proxy re-enabled) after the
