@@ -143,7 +143,6 @@ def plan(
                 "--time-scale",
                 f"{gameday_scale:g}",
                 "--no-dashboard",
-                "--builtin-workload",
                 "--state-file",
                 str(state_file),
                 "--report-dir",
