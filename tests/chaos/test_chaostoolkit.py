@@ -29,11 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "scenarios" / "chaostoolkit" / "experiment.json"
 
 
+@pytest.fixture
+def recorded_stack(faultline_stack_factory: Any) -> Any:
+    """A stack this session started, with its state file, through which every activity
+    attaches (a stack given only by URL has none). Without settings it is the session's
+    `faultline_stack` itself."""
+    return faultline_stack_factory()
+
+
 def _state_file(stack: Any) -> Path:
-    path = getattr(stack, "state_file", None)
-    if path is None:
-        pytest.skip("the stack was started elsewhere (FAULTLINE_STACK_URL): no state file")
-    return Path(path).resolve()  # `chaos run` works in another directory
+    return Path(stack.state_file).resolve()  # `chaos run` works in another directory
 
 
 def _chaos() -> str:
@@ -55,9 +60,9 @@ def _by_name(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_chaos_run_drives_the_stack_and_its_journal_tells_the_outcome(
-    faultline_stack: Any, tmp_path: Path
+    recorded_stack: Any, tmp_path: Path
 ) -> None:
-    state_file = _state_file(faultline_stack)
+    state_file = _state_file(recorded_stack)
     journal_file = tmp_path / "journal.json"
     env = {**os.environ, "FAULTLINE_STATE_FILE": str(state_file)}
     done = subprocess.run(
@@ -100,8 +105,8 @@ def test_chaos_run_drives_the_stack_and_its_journal_tells_the_outcome(
 
     rollbacks = _by_name(journal["rollbacks"])
     assert rollbacks["heal-every-fault"]["status"] == "succeeded"
-    _assert_no_fault_left(faultline_stack)
-    assert FaultJournal(journal_path(faultline_stack)).pending() == []
+    _assert_no_fault_left(recorded_stack)
+    assert FaultJournal(journal_path(recorded_stack)).pending() == []
 
 
 HEAL = """
@@ -111,8 +116,8 @@ print(json.dumps(actions.heal({"faultline_state_file": sys.argv[1]})))
 """
 
 
-def test_a_fault_injected_by_one_process_is_healed_by_another(faultline_stack: Any) -> None:
-    config = {STATE_FILE_KEY: str(_state_file(faultline_stack))}
+def test_a_fault_injected_by_one_process_is_healed_by_another(recorded_stack: Any) -> None:
+    config = {STATE_FILE_KEY: str(_state_file(recorded_stack))}
     first = actions.inject(
         {
             "kind": "toxic",
@@ -127,7 +132,7 @@ def test_a_fault_injected_by_one_process_is_healed_by_another(faultline_stack: A
         assert first["applied"] == ["latency(latency=50) downstream on bookings->facilities"]
         assert second["applied"] == ["notifications->postgres down"]
         assert second["pending"] == first["applied"] + second["applied"]
-        with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
+        with ToxiproxyClient(recorded_stack.toxiproxy_url) as client:
             proxies = client.proxies()
         assert [t["type"] for t in proxies["bookings->facilities"]["toxics"]] == ["latency"]
         assert proxies["notifications->postgres"]["enabled"] is False
@@ -141,14 +146,14 @@ def test_a_fault_injected_by_one_process_is_healed_by_another(faultline_stack: A
     assert healer.returncode == 0, healer.stderr
     # Newest first, as the fault API undoes.
     assert json.loads(healer.stdout)["healed"] == second["applied"] + first["applied"]
-    _assert_no_fault_left(faultline_stack)
+    _assert_no_fault_left(recorded_stack)
 
 
-def test_an_unknown_edge_is_refused_and_nothing_is_left_pending(faultline_stack: Any) -> None:
-    config = {STATE_FILE_KEY: str(_state_file(faultline_stack))}
+def test_an_unknown_edge_is_refused_and_nothing_is_left_pending(recorded_stack: Any) -> None:
+    config = {STATE_FILE_KEY: str(_state_file(recorded_stack))}
     with pytest.raises(FaultError, match="unknown edge 'bookings->nowhere'"):
         actions.inject({"kind": "down", "edges": ["bookings->nowhere"]}, config)
-    assert FaultJournal(journal_path(faultline_stack)).pending() == []
+    assert FaultJournal(journal_path(recorded_stack)).pending() == []
 
 
 @pytest.mark.parametrize(
@@ -177,9 +182,9 @@ def test_a_bad_threshold_fails_before_any_traffic(tmp_path: Path) -> None:
 
 
 def test_recover_names_an_experiments_faults_and_heals_them_with_force(
-    faultline_stack: Any, tmp_path: Path
+    recorded_stack: Any, tmp_path: Path
 ) -> None:
-    state_file = str(_state_file(faultline_stack))
+    state_file = str(_state_file(recorded_stack))
     injected = actions.inject(
         {"kind": "http", "edge": "gateway->payments", "status": 503},
         {STATE_FILE_KEY: state_file},
@@ -198,12 +203,12 @@ def test_recover_names_an_experiments_faults_and_heals_them_with_force(
         told = recover()
         assert told.returncode == 0, told.stdout + told.stderr
         assert "1 fault(s) still applied" in told.stdout and "--force" in told.stdout
-        with ToxiproxyClient(faultline_stack.toxiproxy_url) as client:
+        with ToxiproxyClient(recorded_stack.toxiproxy_url) as client:
             assert client.proxies()["gateway->payments"]["toxics"], "left alone without --force"
         forced = recover("--force")
         assert forced.returncode == 0, forced.stdout + forced.stderr
         assert f"chaos toolkit: healed {injected['applied'][0]}" in forced.stdout
     finally:
         actions.heal({STATE_FILE_KEY: state_file})
-    _assert_no_fault_left(faultline_stack)
+    _assert_no_fault_left(recorded_stack)
     assert "nothing to recover" in recover().stdout
