@@ -6,8 +6,9 @@ Fixtures:
 - `faultline_stack_factory(env=..., service_env=..., seed=...)`: a further stack with other
   settings, e.g. a resilience switch turned off (`env={"SVC_BREAKERS": "false"}`), or
   `service_env={"bookings": {...}}` for one service; one per distinct setting per session.
-  `faultline_stack_factory.release(stack)` stops one that no later test needs: each stack
-  holds PostgreSQL connections, and the server has 100.
+  `with faultline_stack_factory.single_use(...) as stack:` stops it at the block's end, for a
+  setting that no later test needs: each stack holds PostgreSQL connections, and the server
+  has 100.
 - `gateway_client`: an `httpx.Client` on the gateway with a bearer token for demo/demo.
 - `toxiproxy`: toxiproxy-python's `Toxiproxy()` pointed at the stack's proxy server (a real
   Toxiproxy or the embedded one); every toxic is removed (and every proxy re-enabled) after the
@@ -23,6 +24,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -191,14 +193,22 @@ class StackFactory:
             self.stacks[key] = stack.start()
         return self.stacks[key]
 
-    def release(self, stack: Any, keep_logs: bool = False) -> None:
-        """Stop a stack that no later test needs. Every stack holds PostgreSQL connections
-        (five services, a pool each), and a session that keeps all of them to its end can run
-        out of the server's 100."""
-        for key, known in list(self.stacks.items()):
-            if known is stack:
-                del self.stacks[key]
-        self._stop(stack, keep_logs)
+    @contextlib.contextmanager
+    def single_use(
+        self,
+        env: Mapping[str, str] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[Any]:
+        """The stack with these settings, stopped when the block ends. Every stack holds
+        PostgreSQL connections (five services, a pool each), and a session that keeps all of
+        them to its end can run out of the server's 100."""
+        stack = self(env, service_env, seed)
+        try:
+            yield stack
+        finally:
+            self.stacks = {k: v for k, v in self.stacks.items() if v is not stack}
+            self._stop(stack, keep_logs=False)
 
     @staticmethod
     def _stop(stack: Any, keep_logs: bool) -> None:

@@ -119,6 +119,13 @@ def booking_trace(spans: Sequence[Span], booking_id: str) -> list[Span]:
     return []
 
 
+def traced_bookings(spans: Iterable[Span]) -> set[str]:
+    """The ids of the bookings that some span names."""
+    return {
+        str(s.attributes[BOOKING_ATTRIBUTE]) for s in spans if BOOKING_ATTRIBUTE in s.attributes
+    }
+
+
 def unanswered(spans: Sequence[Span]) -> list[Span]:
     """The HTTP calls among `spans` that got an answer but whose server span is not among them:
     each service writes its spans in batches of its own, so a trace read a moment after the

@@ -32,10 +32,11 @@ def line_of(
                 if key.value == key_name:
                     child, line = value, key.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            items = node.value
-            child = items[part] if 0 <= part < len(items) else None
-            line = child.start_mark.line + 1 if child is not None else line
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child

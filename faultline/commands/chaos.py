@@ -13,7 +13,7 @@ from rich.table import Table
 
 from faultline.console import out
 from harness.errors import UserError
-from harness.traces import Span, booking_trace, load_spans, waterfall
+from harness.traces import Span, booking_trace, load_spans, traced_bookings, waterfall
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -97,13 +97,12 @@ def audit(
             )
         # Why, not only what: the span trees of the first bookings at fault.
         spans = load_spans(stack.state.run_dir) if report.violations else []
-        subjects = dict.fromkeys(f.subject for f in report.violations)
-        shown = 0
-        for subject in subjects:
-            if shown == TRACED_FINDINGS:
-                out.print(f"(more span trees: `faultline trace ID` for any of the {len(subjects)})")
-                break
-            shown += _print_trace(subject, spans)
+        traced = traced_bookings(spans)
+        at_fault = [s for s in dict.fromkeys(f.subject for f in report.violations) if s in traced]
+        for booking_id in at_fault[:TRACED_FINDINGS]:
+            _print_trace(booking_id, spans)
+        if len(at_fault) > TRACED_FINDINGS:
+            out.print(f"(span trees of {len(at_fault)} bookings: `faultline trace ID` for more)")
         out.print(report.summary(), style="green" if report.passed else "bold red")
     raise typer.Exit(0 if report.passed else 1)
 

@@ -131,14 +131,6 @@ def test_compose_check_and_generate(tmp_path):
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_busy_service_port_is_one_line_and_exit_2(tmp_path):
     import socket
 
@@ -152,7 +144,7 @@ def test_busy_service_port_is_one_line_and_exit_2(tmp_path):
         # The other services on ports free now, not their defaults, which a suite started
         # elsewhere on this machine may hold.
         for name, service in raw["services"].items():
-            service["port"] = port if name == "gateway" else _free_port()
+            service["port"] = port if name == "gateway" else free_port()
         path = tmp_path / "busy.yaml"
         path.write_text(yaml.safe_dump(raw))
         result = faultline("up", "--detach", "--topology", str(path), cwd=tmp_path)

@@ -121,13 +121,10 @@ def test_service_env_overrides_reach_the_process(faultline_stack_factory):
         "service_env": {"bookings": {"SVC_COMPENSATION": "false"}},
         "seed": 7,
     }
-    stack = faultline_stack_factory(**settings)
-    try:
+    with faultline_stack_factory.single_use(**settings) as stack:
         assert stack is faultline_stack_factory(**settings)  # one stack per setting per session
         _check_service_env(stack)
-    finally:
-        faultline_stack_factory.release(stack)
-    assert not stack.running()  # released: its connections are given back now
+    assert not stack.running()  # stopped at the block's end: its connections are given back
 
 
 def _check_service_env(stack: Stack) -> None:

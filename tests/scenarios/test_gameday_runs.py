@@ -92,11 +92,8 @@ def seed_offset() -> int:
 def test_breakers_off_fails_naming_the_breaker(
     faultline_stack_factory: Any, tmp_path: Path
 ) -> None:
-    stack = faultline_stack_factory(env={"SVC_BREAKERS": "false"})
-    try:
+    with faultline_stack_factory.single_use(env={"SVC_BREAKERS": "false"}) as stack:
         _breakers_off_fails(stack, tmp_path)
-    finally:
-        faultline_stack_factory.release(stack)
 
 
 def _breakers_off_fails(stack: Any, tmp_path: Path) -> None:
